@@ -1,0 +1,82 @@
+"""Every change to accounts: people, tokens, memberships."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from comptoir.accounts.models import ApiToken, Membership, User, hash_token
+from comptoir.core.actor import Actor
+from comptoir.core.audit import record_audit, snapshot
+from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
+
+#: last_used_at is written at most this often per token, so reads do not turn into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def create_api_token(
+    *, actor: Actor, user: User, name: str, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token for ``user``; returns the row and the raw token, shown once."""
+    if not (actor.is_system or actor.is_superuser or actor.user == user):
+        raise PermissionDenied("You may only create tokens for yourself.")
+    if not name.strip():
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "A token needs a name.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "The expiry must be in the future.")
+    raw = ApiToken.generate()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name.strip(), key_hash=hash_token(raw), hint=raw[-6:], expires_at=expires_at
+        )
+        record_audit(actor=actor, action="token_created", obj=token, after=snapshot(token))
+    return token, raw
+
+
+def revoke_api_token(*, actor: Actor, token: ApiToken) -> ApiToken:
+    if not (actor.is_system or actor.is_superuser or actor.user == token.user):
+        raise PermissionDenied("You may only revoke your own tokens.")
+    if token.revoked_at is None:
+        with transaction.atomic():
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            record_audit(actor=actor, action="token_revoked", obj=token)
+    return token
+
+
+def authenticate_token(raw: str) -> ApiToken | None:
+    """The usable token for ``raw``, or None (unknown, revoked, expired, or its user inactive)."""
+    if not raw or not raw.startswith("cpt_") or len(raw) > 200:
+        return None
+    token = ApiToken.objects.usable().select_related("user").filter(key_hash=hash_token(raw)).first()
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def grant_role(*, actor: Actor, user: User, desk, role: str) -> Membership:
+    from comptoir.accounts.permissions import can_manage_desk
+
+    if not can_manage_desk(actor, desk):
+        raise PermissionDenied()
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(user=user, desk=desk, role=role)
+        if created:
+            record_audit(actor=actor, action="role_granted", obj=membership, after=snapshot(membership))
+    return membership
+
+
+def revoke_role(*, actor: Actor, membership: Membership) -> None:
+    from comptoir.accounts.permissions import can_manage_desk
+
+    if not can_manage_desk(actor, membership.desk):
+        raise PermissionDenied()
+    with transaction.atomic():
+        record_audit(actor=actor, action="role_revoked", obj=membership, before=snapshot(membership))
+        membership.delete()

@@ -1,0 +1,40 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process answers."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """The process can serve: its database and its cache answer."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready
+        logger.warning("Readiness: database unavailable: %s", exc)
+        checks["database"] = "unavailable"
+    try:
+        cache.set("comptoir:readyz", "1", 5)
+        checks["cache"] = "ok" if cache.get("comptoir:readyz") == "1" else "unavailable"
+    except Exception as exc:
+        logger.warning("Readiness: cache unavailable: %s", exc)
+        checks["cache"] = "unavailable"
+    ready = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

@@ -1,0 +1,78 @@
+"""Reads of desks and their configuration, narrowed to what the actor may see."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from comptoir.accounts.models import Team
+from comptoir.accounts.permissions import staff_desk_ids
+from comptoir.core.actor import Actor
+from comptoir.core.errors import DomainError, ErrorCode
+from comptoir.desks.models import Category, Desk
+
+
+def desks_visible_to(actor: Actor) -> QuerySet[Desk]:
+    """Desks where the actor holds a role, or which serve the actor's site."""
+    desks = Desk.objects.filter(is_active=True)
+    if actor.is_system or actor.is_superuser:
+        return desks
+    if actor.user is None:
+        return desks.none()
+    user = actor.user
+    rule = Q(pk__in=list(actor.roles())) | Q(serves_all_sites=True)
+    if user.site_id:
+        rule |= Q(served_sites=user.site_id)
+    return desks.filter(rule).distinct()
+
+
+def desks_for_requester(actor: Actor) -> QuerySet[Desk]:
+    """Desks where the actor may open a ticket for themself."""
+    return desks_visible_to(actor)
+
+
+def resolve_desk(actor: Actor, value: str | int) -> Desk:
+    """A desk the actor can see, by slug, prefix or id; unknown ones raise ``unknown_desk``."""
+    desks = desks_visible_to(actor)
+    text = str(value).strip()
+    query = Q(slug=text) | Q(prefix=text.upper())
+    if text.isdigit():
+        query |= Q(pk=int(text))
+    desk = desks.filter(query).first()
+    if desk is None:
+        raise DomainError(ErrorCode.UNKNOWN_DESK, f"No desk {text!r}.", {"desk": text})
+    return desk
+
+
+def categories_of(desk: Desk) -> QuerySet[Category]:
+    return desk.categories.filter(is_active=True).order_by("path")
+
+
+def resolve_category(desk: Desk, value: str | int) -> Category:
+    text = str(value).strip()
+    query = Q(slug=text)
+    if text.isdigit():
+        query |= Q(pk=int(text))
+    category = categories_of(desk).filter(query).first()
+    if category is None:
+        raise DomainError(
+            ErrorCode.UNKNOWN_CATEGORY, f"No category {text!r} on desk {desk.slug}.", {"category": text}
+        )
+    return category
+
+
+def teams_visible_to(actor: Actor) -> QuerySet[Team]:
+    teams = Team.objects.select_related("desk")
+    if actor.is_system or actor.is_superuser:
+        return teams
+    return teams.filter(desk_id__in=staff_desk_ids(actor))
+
+
+def resolve_team(desk: Desk, value: str | int) -> Team:
+    text = str(value).strip()
+    query = Q(slug=text)
+    if text.isdigit():
+        query |= Q(pk=int(text))
+    team = Team.objects.filter(desk=desk).filter(query).first()
+    if team is None:
+        raise DomainError(ErrorCode.UNKNOWN_TEAM, f"No team {text!r} on desk {desk.slug}.", {"team": text})
+    return team

@@ -1,0 +1,137 @@
+"""Every read of tickets that depends on who asks goes through here (rule 2)."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
+from comptoir.core.actor import Actor
+from comptoir.core.errors import NotFound
+from comptoir.tickets.models import Attachment, Comment, Ticket, TicketEvent
+
+
+def tickets_visible_to(actor: Actor) -> QuerySet[Ticket]:
+    """The tickets ``actor`` may see.
+
+    Staff see every ticket of their desks; a person sees the tickets they asked for, the ones
+    they watch, and their organisation's when the organisation shares them.
+    """
+    tickets = Ticket.objects.all()
+    if actor.is_system or actor.is_superuser:
+        return tickets
+    user = actor.user
+    if user is None or not user.is_active:
+        return tickets.none()
+    rule = Q(requester=user)
+    desks = staff_desk_ids(actor)
+    if desks:
+        rule |= Q(desk_id__in=desks)
+    if user.organisation_id and user.organisation.members_see_all_tickets:
+        rule |= Q(organisation_id=user.organisation_id)
+    watched = Ticket.watchers.through.objects.filter(ticket_id=OuterRef("pk"), user_id=user.pk)
+    rule |= Q(Exists(watched))
+    return tickets.filter(rule)
+
+
+def tickets_of_desk_for(actor: Actor, desk_id: int) -> QuerySet[Ticket]:
+    """A desk's tickets as ``actor`` sees them; for staff a plain desk filter the index serves."""
+    if is_staff_on(actor, desk_id):
+        return Ticket.objects.filter(desk_id=desk_id)
+    return tickets_visible_to(actor).filter(desk_id=desk_id)
+
+
+def normalise_ref(ref: str) -> str:
+    return (ref or "").strip().upper()
+
+
+def get_ticket_for(actor: Actor, ref: str, *, for_update: bool = False) -> Ticket:
+    """The ticket ``ref`` if ``actor`` may see it; missing and forbidden raise the same NotFound."""
+    tickets = tickets_visible_to(actor).select_related(
+        "desk", "requester", "organisation", "category", "team", "assignee", "parent", "merged_into"
+    )
+    if for_update:
+        tickets = tickets.select_for_update(of=("self",))
+    ticket = tickets.filter(ref=normalise_ref(ref)).first()
+    if ticket is None:
+        raise NotFound("ticket", {"ref": ref})
+    return ticket
+
+
+def with_list_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """What a list row shows, fetched in a fixed number of queries whatever the page size."""
+    return tickets.select_related("desk", "requester", "organisation", "category", "team", "assignee").prefetch_related(
+        "tags"
+    )
+
+
+def comments_visible_to(actor: Actor, ticket: Ticket) -> QuerySet[Comment]:
+    comments = ticket.comments.select_related("author").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+    )
+    if not is_staff_on(actor, ticket.desk_id):
+        comments = comments.filter(public=True)
+    return comments
+
+
+def attachments_visible_to(actor: Actor, ticket: Ticket) -> QuerySet[Attachment]:
+    attachments = ticket.attachments.all()
+    if not is_staff_on(actor, ticket.desk_id):
+        attachments = attachments.filter(public=True)
+    return attachments
+
+
+def get_attachment_for(actor: Actor, ticket: Ticket, attachment_id: int) -> Attachment:
+    attachment = attachments_visible_to(actor, ticket).filter(pk=attachment_id).first()
+    if attachment is None:
+        raise NotFound("attachment", {"id": attachment_id})
+    return attachment
+
+
+def events_visible_to(actor: Actor, ticket: Ticket) -> QuerySet[TicketEvent]:
+    events = ticket.events.select_related("actor_user").order_by("created_at", "id")
+    if not is_staff_on(actor, ticket.desk_id):
+        events = events.filter(public=True)
+    return events
+
+
+SORT_KEYS = {
+    "created": ("created_at", False, True),
+    "-created": ("created_at", True, True),
+    "updated": ("updated_at", False, True),
+    "-updated": ("updated_at", True, True),
+    "priority": ("priority", False, False),
+    "-priority": ("priority", True, False),
+}
+
+
+def filter_tickets(actor: Actor, *, desk_ids: list[int] | None = None, **filters) -> QuerySet[Ticket]:
+    """Tickets visible to ``actor`` narrowed by list filters (already resolved to ids)."""
+    if desk_ids and len(desk_ids) == 1:
+        tickets = tickets_of_desk_for(actor, desk_ids[0])
+    else:
+        tickets = tickets_visible_to(actor)
+        if desk_ids:
+            tickets = tickets.filter(desk_id__in=desk_ids)
+    lookups = {
+        "kind": "kind__in",
+        "status": "status__in",
+        "status_category": "status_category__in",
+        "priority": "priority__in",
+        "team_id": "team_id",
+        "requester_id": "requester_id",
+        "organisation_id": "organisation_id",
+        "created_after": "created_at__gte",
+        "created_before": "created_at__lt",
+        "updated_after": "updated_at__gte",
+        "updated_before": "updated_at__lt",
+    }
+    for name, lookup in lookups.items():
+        value = filters.get(name)
+        if value not in (None, [], ""):
+            tickets = tickets.filter(**{lookup: value})
+    if "assignee_id" in filters:
+        assignee = filters["assignee_id"]
+        tickets = tickets.filter(assignee__isnull=True) if assignee is None else tickets.filter(assignee_id=assignee)
+    if filters.get("tag"):
+        tickets = tickets.filter(tags__name=filters["tag"].strip().lower())
+    return tickets
