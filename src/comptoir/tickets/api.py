@@ -7,7 +7,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, HttpRequest
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
@@ -95,7 +95,7 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
         tags=payload.tags,
         custom_fields=payload.custom_fields,
     )
-    return 201, _detail(actor, ticket.ref)
+    return Status(201, _detail(actor, ticket.ref))
 
 
 class TicketFilters(Schema):
@@ -229,7 +229,7 @@ def add_comment(request: HttpRequest, ref: str, payload: CommentIn):
     with transaction.atomic():
         ticket = selectors.get_ticket_for(actor, ref, for_update=True)
         comment = services.add_comment(actor=actor, ticket=ticket, body=payload.body, public=payload.public)
-    return 201, comment_out(comment, ticket.ref, show_internal_files=True)
+    return Status(201, comment_out(comment, ticket.ref, show_internal_files=True))
 
 
 @router.get("/{ref}/attachments", response={200: list[AttachmentOut], **ERRORS}, summary="Files of the ticket")
@@ -260,7 +260,7 @@ def add_attachments(
             )
             for f in file
         ]
-    return 201, [attachment_ref_out(a, ticket.ref) for a in created]
+    return Status(201, [attachment_ref_out(a, ticket.ref) for a in created])
 
 
 @router.get(

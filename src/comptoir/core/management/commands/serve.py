@@ -1,0 +1,59 @@
+"""``comptoir serve``: migrate, then serve with Gunicorn (static files included)."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+def default_workers() -> int:
+    return max(2, (os.cpu_count() or 1) * 2)
+
+
+class Command(BaseCommand):
+    help = "Serve Comptoir over HTTP (Gunicorn; migrates first unless --no-migrate)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("COMPTOIR_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("COMPTOIR_PORT", "8000")))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("COMPTOIR_WORKERS", default_workers())))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("COMPTOIR_THREADS", "4")))
+        parser.add_argument("--no-migrate", action="store_true", help="Do not apply migrations first.")
+        parser.add_argument("--access-log", action="store_true", help="Log every request.")
+
+    def handle(self, *args, host, port, workers, threads, no_migrate, access_log, **options):
+        if not no_migrate:
+            call_command("migrate", interactive=False, verbosity=0)
+        from django.db import connections
+
+        connections.close_all()  # workers are forked: none may inherit this process's connection
+        from gunicorn.app.base import BaseApplication
+
+        from comptoir.config.wsgi import application
+
+        config = {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": 60,
+            "graceful_timeout": 20,
+            "accesslog": "-" if access_log else None,
+            "errorlog": "-",
+            "loglevel": "warning",
+        }
+
+        class Server(BaseApplication):
+            def load_config(self):
+                for key, value in config.items():
+                    if value is not None:
+                        self.cfg.set(key, value)
+
+            def load(self):
+                return application
+
+        self.stdout.write(f"Comptoir on http://{host}:{port}/  (API: /api/v1/docs, admin: /admin/)", ending="\n")
+        self.stdout.flush()
+        Server().run()
