@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "comptoir.accounts",
     "comptoir.desks",
     "comptoir.tickets",
+    "comptoir.demo",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,409 @@
+"""The demo install: two desks, teams in two time zones, agents, requesters of two organisations,
+and a few dozen tickets of every kind, all made through the services so their timelines are real.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.db.models import F
+
+from comptoir.accounts.models import Membership, Organisation, Site, Team, User
+from comptoir.accounts.roles import Role
+from comptoir.core.actor import Actor, Channel
+from comptoir.desks.models import Category, Desk, DeskKind
+from comptoir.tickets import services
+from comptoir.tickets.lifecycle import TicketKind
+from comptoir.tickets.models import Comment, Ticket, TicketEvent
+
+PASSWORD = "comptoir-demo"
+
+
+@dataclass(frozen=True)
+class Login:
+    email: str
+    role: str
+
+
+LOGINS = [
+    Login("admin@comptoir.example", "administrator (everything, and /admin/)"),
+    Login("manager@comptoir.example", "IT desk manager"),
+    Login("agent@comptoir.example", "IT agent, Paris service desk"),
+    Login("tech@comptoir.example", "IT technician, Montréal service desk"),
+    Login("cab@comptoir.example", "change manager (approves changes)"),
+    Login("support@comptoir.example", "customer-support agent"),
+    Login("alice@comptoir.example", "requester, employee in Paris"),
+    Login("jean@boulangerie-martin.example", "requester, customer Boulangerie Martin"),
+    Login("sam@northwind.example", "requester, customer Northwind Traders"),
+]
+
+
+def is_loaded() -> bool:
+    return Desk.objects.filter(slug="it").exists()
+
+
+_HASHED: dict[str, str] = {}
+
+
+def _user(email: str, name: str, org: Organisation, site: Site | None = None, **extra) -> User:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        # One hash for every demo account: hashing is slow on purpose, and they share a password.
+        if PASSWORD not in _HASHED:
+            _HASHED[PASSWORD] = make_password(PASSWORD)
+        user = User.objects.create(
+            email=email, password=_HASHED[PASSWORD], display_name=name, organisation=org, site=site, **extra
+        )
+    return user
+
+
+VARIANTS = ["", " (again)", " — Montréal office", " — 2nd floor", " — since Monday", " — urgent"]
+
+
+def _rounds(items: list, count: int) -> list:
+    """``count`` rounds of ``items``; later rounds vary the title so they read as new reports."""
+    out = []
+    for r in range(count):
+        for item in items:
+            if isinstance(item, tuple):
+                out.append((item[0] + VARIANTS[r % len(VARIANTS)], *item[1:]))
+            else:
+                out.append(item + VARIANTS[r % len(VARIANTS)])
+    return out
+
+
+def _grant(user: User, desk: Desk, *roles: str) -> None:
+    for role in roles:
+        Membership.objects.get_or_create(user=user, desk=desk, role=role)
+
+
+def _categories(desk: Desk, tree: dict[str, list[str]]) -> dict[str, Category]:
+    made: dict[str, Category] = {}
+    for parent_name, children in tree.items():
+        parent = Category.objects.create(desk=desk, name=parent_name, slug=_slug(parent_name))
+        made[parent.slug] = parent
+        for child in children:
+            node = Category.objects.create(desk=desk, parent=parent, name=child, slug=f"{parent.slug}-{_slug(child)}")
+            made[node.slug] = node
+    return made
+
+
+def _slug(text: str) -> str:
+    from django.utils.text import slugify
+
+    return slugify(text)
+
+
+INCIDENTS = [
+    ("Laptop does not start after update", "hardware-laptop"),
+    ("Cannot connect to the VPN from home", "network-vpn"),
+    ("Outlook keeps asking for my password", "software-email"),
+    ("Printer on the 3rd floor jams on every page", "hardware-printer"),
+    ("Wi-Fi drops in meeting room Everest", "network-wi-fi"),
+    ("ERP very slow since this morning", "software-erp"),
+    ("Screen flickers on docking station", "hardware-laptop"),
+    ("Shared drive S: not mapped", "network-file-shares"),
+    ("Teams calls have no sound", "software-collaboration"),
+    ("Locked out after password change", "accounts-access"),
+    ("Phone cannot sync mail", "software-email"),
+    ("Badge reader refuses my badge", "accounts-access"),
+]
+REQUESTS = [
+    ("New laptop for Camille (starts Monday)", "hardware-laptop"),
+    ("Access to the finance shared folder", "accounts-access"),
+    ("Install Visio on my workstation", "software-collaboration"),
+    ("Second screen for the reception desk", "hardware-laptop"),
+    ("Create a mailing list for the sales team", "software-email"),
+    ("Guest Wi-Fi codes for the partner workshop", "network-wi-fi"),
+    ("VPN access for a contractor", "network-vpn"),
+    ("Reset MFA on my new phone", "accounts-access"),
+]
+PROBLEMS = [
+    "Recurring VPN disconnections every 30 minutes",
+    "Printers lose their queue after each driver update",
+    "ERP slowness at month end",
+    "Mail client password prompts after Windows updates",
+]
+CHANGES = [
+    "Upgrade the VPN concentrator firmware",
+    "Replace core switch in the Paris server room",
+    "Move mail to the new tenant",
+    "Patch ERP to version 12.4",
+    "Enable MFA for every account",
+]
+TASKS = [
+    "Order replacement toner",
+    "Update the printer driver package",
+    "Test firmware on the spare concentrator",
+    "Document the VPN troubleshooting steps",
+    "Prepare the laptop image for new starters",
+    "Check backup restore of the finance share",
+]
+CUSTOMER_ISSUES = [
+    ("Invoice 2026-114 shows the wrong VAT", "billing-invoices", "jean"),
+    ("Cannot log in to the customer portal", "account-login", "sam"),
+    ("Order 88412 arrived damaged", "orders-delivery", "jean"),
+    ("How do I export my purchase history?", "account-data", "sam"),
+    ("Delivery slot changed without notice", "orders-delivery", "jean"),
+    ("Refund not received after return", "billing-refunds", "sam"),
+    ("Add a second user to our account", "account-login", "sam"),
+    ("Question about the spring price list", "billing-invoices", "jean"),
+    ("Product page shows out of stock", "orders-catalogue", "sam"),
+    ("Wrong billing address on invoices", "billing-invoices", "jean"),
+]
+
+
+@transaction.atomic
+def load(seed: int = 42) -> None:
+    rng = random.Random(seed)
+
+    company = Organisation.objects.create(
+        name="Comptoir Demo SA", slug="comptoir-demo", is_internal=True, time_zone="Europe/Paris",
+        members_see_all_tickets=False, email_domains=["comptoir.example"],
+    )
+    paris = Site.objects.create(organisation=company, name="Paris HQ", address="12 rue du Faubourg, 75010 Paris",
+                                country="FR", time_zone="Europe/Paris")
+    montreal = Site.objects.create(organisation=company, name="Montréal office", address="400 rue Saint-Paul, Montréal",
+                                   country="CA", time_zone="America/Toronto")
+    bakery = Organisation.objects.create(name="Boulangerie Martin", slug="boulangerie-martin", time_zone="Europe/Paris",
+                                         email_domains=["boulangerie-martin.example"])
+    lyon = Site.objects.create(organisation=bakery, name="Lyon", country="FR", time_zone="Europe/Paris")
+    northwind = Organisation.objects.create(name="Northwind Traders", slug="northwind", time_zone="America/New_York",
+                                            is_vip=True, email_domains=["northwind.example"])
+    nyc = Site.objects.create(organisation=northwind, name="New York", country="US", time_zone="America/New_York")
+
+    it = Desk.objects.create(name="IT service desk", slug="it", kind=DeskKind.IT, prefix="IT",
+                             time_zone="Europe/Paris", serves_all_sites=False, email="it@comptoir.example",
+                             description="Laptops, accounts, network, software: the company's IT.",
+                             custom_fields=[
+                                 {"key": "asset_tag", "label": "Asset tag", "type": "string", "max_length": 20},
+                                 {"key": "change_window", "label": "Change window", "type": "date", "kinds": ["change"]},
+                             ])
+    it.served_sites.set([paris, montreal])
+    cs = Desk.objects.create(name="Customer support", slug="support", kind=DeskKind.CUSTOMER_SUPPORT, prefix="CS",
+                             time_zone="Europe/Paris", serves_all_sites=True, email="support@comptoir.example",
+                             description="Orders, invoices and accounts of our customers.",
+                             custom_fields=[{"key": "order_number", "label": "Order number", "type": "string"}])
+
+    admin = _user("admin@comptoir.example", "Nadia Admin", company, paris, is_staff=True, is_superuser=True)
+    manager = _user("manager@comptoir.example", "Marc Manager", company, paris)
+    agent = _user("agent@comptoir.example", "Agnès Agent", company, paris)
+    agent2 = _user("paul@comptoir.example", "Paul Martin", company, paris)
+    tech = _user("tech@comptoir.example", "Théo Technicien", company, montreal, time_zone="America/Toronto")
+    tech2 = _user("lea@comptoir.example", "Léa Tremblay", company, montreal, time_zone="America/Toronto")
+    cab = _user("cab@comptoir.example", "Claire Change", company, paris)
+    support = _user("support@comptoir.example", "Sophie Support", company, paris)
+    support_us = _user("mike@comptoir.example", "Mike Support", company, montreal, time_zone="America/Toronto")
+    for user in (agent, agent2, tech2, manager, cab):
+        user.time_zone = user.time_zone if user.time_zone != "UTC" else "Europe/Paris"
+        user.save(update_fields=["time_zone"])
+
+    paris_team = Team.objects.create(desk=it, name="Service desk Paris", slug="paris", time_zone="Europe/Paris",
+                                     lead=manager)
+    paris_team.members.set([agent, agent2, manager])
+    mtl_team = Team.objects.create(desk=it, name="Service desk Montréal", slug="montreal",
+                                   time_zone="America/Toronto", lead=tech)
+    mtl_team.members.set([tech, tech2])
+    infra = Team.objects.create(desk=it, name="Infrastructure", slug="infrastructure", time_zone="Europe/Paris",
+                                lead=cab)
+    infra.members.set([agent2, cab, tech])
+    eu = Team.objects.create(desk=cs, name="Support Europe", slug="europe", time_zone="Europe/Paris", lead=support)
+    eu.members.set([support])
+    us = Team.objects.create(desk=cs, name="Support Americas", slug="americas", time_zone="America/New_York",
+                             lead=support_us)
+    us.members.set([support_us])
+    it.default_team = paris_team
+    it.save(update_fields=["default_team"])
+    cs.default_team = eu
+    cs.save(update_fields=["default_team"])
+
+    _grant(manager, it, Role.MANAGER)
+    _grant(agent, it, Role.AGENT)
+    _grant(agent2, it, Role.AGENT)
+    _grant(tech, it, Role.TECHNICIAN)
+    _grant(tech2, it, Role.TECHNICIAN)
+    _grant(cab, it, Role.CHANGE_MANAGER, Role.AGENT)
+    _grant(manager, it, Role.INCIDENT_MANAGER)
+    _grant(support, cs, Role.AGENT)
+    _grant(support_us, cs, Role.AGENT)
+    _grant(manager, cs, Role.MANAGER)
+
+    employees = [_user("alice@comptoir.example", "Alice Durand", company, paris)]
+    for first, last, site in [("Bruno", "Petit", paris), ("Chloé", "Moreau", paris), ("David", "Roy", montreal),
+                              ("Emma", "Gagnon", montreal), ("Farid", "Benali", paris), ("Gabrielle", "Côté", montreal)]:
+        email = f"{_slug(first)}.{_slug(last)}@comptoir.example"
+        employees.append(_user(email, f"{first} {last}", company, site))
+    customers = {
+        "jean": _user("jean@boulangerie-martin.example", "Jean Martin", bakery, lyon),
+        "sam": _user("sam@northwind.example", "Sam Carter", northwind, nyc, time_zone="America/New_York"),
+    }
+    _user("louise@boulangerie-martin.example", "Louise Martin", bakery, lyon)
+    _user("olivia@northwind.example", "Olivia Chen", northwind, nyc, time_zone="America/New_York")
+
+    it_cats = _categories(it, {
+        "Hardware": ["Laptop", "Printer"],
+        "Network": ["VPN", "Wi-Fi", "File shares"],
+        "Software": ["Email", "ERP", "Collaboration"],
+        "Accounts": ["Access"],
+    })
+    cs_cats = _categories(cs, {
+        "Billing": ["Invoices", "Refunds"],
+        "Orders": ["Delivery", "Catalogue"],
+        "Account": ["Login", "Data"],
+    })
+
+    it_staff = [agent, agent2, tech, tech2]
+    levels = ["low", "medium", "high"]
+    made: list[tuple[Ticket, int]] = []
+
+    def as_(user: User, channel: Channel = Channel.PORTAL) -> Actor:
+        return Actor.for_user(user, channel)
+
+    def walk(ticket: Ticket, staff: User, steps: list[str], team: Team | None = None) -> None:
+        actor = as_(staff, Channel.WEB)
+        for step in steps:
+            if step == "assign":
+                services.assign_ticket(actor=actor, ticket=ticket, team=team or ticket.team, agent=staff)
+            elif step == "reply":
+                services.add_comment(actor=actor, ticket=ticket, body=rng.choice(REPLIES))
+            elif step == "note":
+                services.add_comment(actor=actor, ticket=ticket, body=rng.choice(NOTES), public=False)
+            elif step == "customer":
+                services.add_comment(actor=as_(ticket.requester), ticket=ticket, body=rng.choice(CUSTOMER_REPLIES))
+            elif step == "resolve":
+                services.resolve_ticket(actor=actor, ticket=ticket, resolution=rng.choice(RESOLUTIONS))
+            elif step == "close":
+                services.close_ticket(actor=as_(ticket.requester), ticket=ticket)
+            else:
+                services.transition_ticket(actor=actor, ticket=ticket, action=step)
+
+    journeys = [
+        [],
+        ["assign"],
+        ["assign", "start", "note"],
+        ["assign", "start", "reply", "wait_for_customer"],
+        ["assign", "start", "reply", "wait_for_customer", "customer"],
+        ["assign", "start", "wait_for_vendor", "note"],
+        ["assign", "start", "reply", "resolve"],
+        ["assign", "start", "reply", "resolve", "close"],
+        ["assign", "reply", "cancel"],
+    ]
+    for index, (title, cat) in enumerate(_rounds(INCIDENTS, 2) + _rounds(REQUESTS, 3)):
+        kind = TicketKind.INCIDENT if index < 2 * len(INCIDENTS) else TicketKind.SERVICE_REQUEST
+        requester = rng.choice(employees)
+        channel = rng.choice([Channel.PORTAL, Channel.EMAIL, Channel.PHONE, Channel.WEB])
+        by = requester if channel in (Channel.PORTAL, Channel.EMAIL) else rng.choice(it_staff)
+        ticket = services.create_ticket(
+            actor=as_(by, channel), desk=it, kind=kind, title=title,
+            description=f"{title}.\n\nReported by {requester.name}. It worked until last week.",
+            impact=rng.choice(levels), urgency=rng.choice(levels), category=it_cats[cat], requester=requester,
+            tags=rng.sample(["vpn", "laptop", "urgent", "vip", "onboarding", "printer", "mail"], k=rng.randint(0, 2)),
+            custom_fields={"asset_tag": f"PC-{rng.randint(1000, 9999)}"} if cat.startswith("hardware") else {},
+        )
+        staff = tech if requester.site_id == montreal.pk else rng.choice([agent, agent2])
+        team = mtl_team if requester.site_id == montreal.pk else paris_team
+        walk(ticket, staff, journeys[index % len(journeys)], team)
+        made.append((ticket, rng.randint(0, 20)))
+
+    problems = []
+    for index, title in enumerate(_rounds(PROBLEMS, 6)):
+        ticket = services.create_ticket(
+            actor=as_(manager, Channel.WEB), desk=it, kind=TicketKind.PROBLEM, title=title,
+            description="Several incidents share this cause; see the linked tickets.", impact="high",
+            urgency="medium", team=infra,
+        )
+        walk(ticket, cab, [["investigate"], ["investigate", "mark_known_error"], ["assign"], [], ["investigate", "resolve"]][index % 5])
+        problems.append(ticket)
+        made.append((ticket, rng.randint(5, 30)))
+    incidents = [t for t, _ in made if t.kind == TicketKind.INCIDENT]
+    services.link_tickets(actor=as_(manager, Channel.WEB), ticket=incidents[1], target=problems[0], kind="caused_by")
+    services.link_tickets(actor=as_(manager, Channel.WEB), ticket=incidents[3], target=problems[1], kind="caused_by")
+
+    change_journeys = [[], ["submit"], ["submit", "approve"], ["submit", "approve", "implement"],
+                       ["submit", "approve", "implement", "resolve"]]
+    changes = []
+    for index, title in enumerate(_rounds(CHANGES, 5)):
+        ticket = services.create_ticket(
+            actor=as_(agent2, Channel.WEB), desk=it, kind=TicketKind.CHANGE, title=title,
+            description="Plan, rollback and communication are in the attached notes.", impact="medium",
+            urgency="low", team=infra, custom_fields={"change_window": "2026-12-12"},
+        )
+        walk(ticket, cab, change_journeys[index % len(change_journeys)])
+        changes.append(ticket)
+        made.append((ticket, rng.randint(1, 25)))
+
+    for index, title in enumerate(_rounds(TASKS, 4)):
+        parent = changes[index % len(changes)] if index % 2 else problems[index % len(problems)]
+        ticket = services.create_ticket(
+            actor=as_(cab, Channel.WEB), desk=it, kind=TicketKind.TASK, title=title, impact="low",
+            urgency="medium", team=infra, parent=parent,
+        )
+        walk(ticket, rng.choice([agent2, tech]), [[], ["assign"], ["assign", "start"], ["assign", "start", "resolve"]][index % 4])
+        made.append((ticket, rng.randint(0, 10)))
+
+    for index, (title, cat, who) in enumerate(_rounds(CUSTOMER_ISSUES, 3)):
+        requester = customers[who]
+        ticket = services.create_ticket(
+            actor=as_(requester, rng.choice([Channel.PORTAL, Channel.EMAIL])), desk=cs,
+            kind=TicketKind.INCIDENT if index % 3 else TicketKind.SERVICE_REQUEST, title=title,
+            description=f"{title}. Could you have a look? Thanks, {requester.name}", impact=rng.choice(levels),
+            urgency=rng.choice(levels), category=cs_cats[cat],
+            custom_fields={"order_number": str(rng.randint(80000, 89999))} if cat.startswith("orders") else {},
+        )
+        staff, team = (support_us, us) if requester.organisation_id == northwind.pk else (support, eu)
+        walk(ticket, staff, journeys[(index + 2) % len(journeys)], team)
+        made.append((ticket, rng.randint(0, 15)))
+
+    # A duplicate, merged into its original.
+    dup = services.create_ticket(
+        actor=as_(employees[0]), desk=it, kind=TicketKind.INCIDENT, title="VPN not working",
+        description="Same as my colleagues I think.", impact="medium", urgency="high", category=it_cats["network-vpn"],
+    )
+    services.merge_tickets(actor=as_(agent, Channel.WEB), source=dup, target=incidents[1])
+    made.append((dup, 0))
+
+    _age(made, rng)
+
+
+def _age(made: list[tuple[Ticket, int]], rng: random.Random) -> None:
+    """Spread the tickets over the past weeks, keeping each timeline's order."""
+    for ticket, days in made:
+        if not days:
+            continue
+        shift = timedelta(days=days, hours=rng.randint(0, 8), minutes=rng.randint(0, 59))
+        Ticket.objects.filter(pk=ticket.pk).update(
+            created_at=F("created_at") - shift,
+            updated_at=F("updated_at") - shift,
+        )
+        for field in ("first_response_at", "resolved_at", "closed_at"):
+            Ticket.objects.filter(pk=ticket.pk, **{f"{field}__isnull": False}).update(**{field: F(field) - shift})
+        TicketEvent.objects.filter(ticket=ticket).update(created_at=F("created_at") - shift)
+        Comment.objects.filter(ticket=ticket).update(created_at=F("created_at") - shift)
+
+
+REPLIES = [
+    "Thanks for the report, I am looking into it now.",
+    "Could you send a screenshot of the error message?",
+    "I have pushed a fix to your machine; please restart and tell me if it helps.",
+    "We are waiting for the vendor's answer and will update you tomorrow.",
+]
+NOTES = [
+    "Same symptom as last month: check the driver version first.",
+    "Escalated to the infrastructure team on the chat.",
+    "User is on site only on Tuesdays.",
+]
+CUSTOMER_REPLIES = [
+    "Here it is, thanks for the quick answer.",
+    "It still happens this morning.",
+    "Restarted, and it works now. Thank you!",
+]
+RESOLUTIONS = [
+    "Driver rolled back to the previous version.",
+    "Password reset and MFA re-enrolled.",
+    "Cable replaced; connection stable for 24 h.",
+    "Access granted by the folder owner.",
+]

@@ -1,0 +1,26 @@
+"""``comptoir demo``: migrate, load the demo data once, and print the demo logins."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from comptoir.demo.data import LOGINS, PASSWORD, is_loaded, load
+
+
+class Command(BaseCommand):
+    help = "Migrate and load demo data (once; running it again keeps the data)."
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        if is_loaded():
+            self.stdout.write("Demo data already loaded; keeping it.")
+        else:
+            self.stdout.write("Loading demo data…")
+            load()
+            self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        width = max(len(login.email) for login in LOGINS)
+        self.stdout.write(f"\nDemo logins (password for all: {PASSWORD}):")
+        for login in LOGINS:
+            self.stdout.write(f"  {login.email.ljust(width)}  {login.role}")
+        self.stdout.write("\nAPI token for a login: comptoir token create agent@comptoir.example")
