@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API reference with its own vendored Swagger UI, no CDN
     "comptoir.core",
     "comptoir.accounts",
     "comptoir.desks",

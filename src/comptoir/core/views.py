@@ -38,3 +38,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["cache"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+def home(request: HttpRequest):
+    from django.shortcuts import render
+
+    return render(request, "core/home.html")
