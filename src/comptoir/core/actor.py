@@ -6,12 +6,23 @@ source (a mailbox, an integration, the system). Roles are read once per actor an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from comptoir.accounts.models import ApiToken, User
+
+
+#: Reads a user's roles by desk. Set by the accounts app when Django starts, so that this module
+#: (at the bottom of the layers) never imports accounts.
+_role_loader: Callable[[Any], dict[int, frozenset[str]]] | None = None
+
+
+def set_role_loader(loader: Callable[[Any], dict[int, frozenset[str]]]) -> None:
+    global _role_loader
+    _role_loader = loader
 
 
 class Channel(StrEnum):
@@ -75,12 +86,10 @@ class Actor:
     def roles(self) -> dict[int, frozenset[str]]:
         """Desk id → roles held there; read once."""
         if self._roles is None:
-            if self.user is None:
+            if self.user is None or _role_loader is None:
                 self._roles = {}
             else:
-                from comptoir.accounts.selectors import roles_by_desk
-
-                self._roles = roles_by_desk(self.user)
+                self._roles = _role_loader(self.user)
         return self._roles
 
     def roles_on(self, desk_id: int) -> frozenset[str]:

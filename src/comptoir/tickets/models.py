@@ -127,6 +127,9 @@ class TicketLink(models.Model):
             models.CheckConstraint(condition=~models.Q(source=models.F("target")), name="ticketlink_not_self"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.kind} {self.target_id}"
+
 
 class Comment(models.Model):
     """A public reply or an internal note."""
@@ -145,6 +148,9 @@ class Comment(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["ticket", "created_at"], name="comment_ticket")]
+
+    def __str__(self) -> str:
+        return f"{'Reply' if self.public else 'Note'} {self.pk} on {self.ticket_id}"
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
@@ -170,6 +176,9 @@ class Attachment(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class EventKind(models.TextChoices):

@@ -31,7 +31,9 @@ class Command(BaseCommand):
         connections.close_all()  # workers are forked: none may inherit this process's connection
         from gunicorn.app.base import BaseApplication
 
-        from comptoir.config.wsgi import application
+        from django.core.wsgi import get_wsgi_application
+
+        application = get_wsgi_application()
 
         config = {
             "bind": f"{host}:{port}",
