@@ -1,11 +1,52 @@
+"""Who calls the API (a Bearer token or the web session), and ``/me``."""
+
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema
+from ninja.security import APIKeyCookie, HttpBearer
 
+from comptoir.accounts.models import Membership
+from comptoir.accounts.services import authenticate_token
+from comptoir.core.actor import Actor, Channel
 from comptoir.core.api import ErrorOut, actor_of
 
 router = Router(tags=["accounts"])
+
+
+class BearerToken(HttpBearer):
+    """``Authorization: Bearer cpt_…``: an API token (hashed at rest, revocable, may expire)."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
+        api_token = authenticate_token(token)
+        if api_token is None:
+            return None
+        return Actor.for_token(api_token)
+
+
+class SessionCookie(APIKeyCookie):
+    """The web session, for the UI's own calls. Unsafe methods need the CSRF token."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None  # no session: nothing to protect, and the answer is 401, not a CSRF 403
+        return super()._get_key(request)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Actor | None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            return Actor.for_user(user, Channel.WEB)
+        return None
+
+
+AUTH = [BearerToken(), SessionCookie()]
 
 
 class OrganisationRef(Schema):
@@ -33,12 +74,10 @@ class MeOut(Schema):
 
 @router.get("/me", response={200: MeOut, 401: ErrorOut}, summary="Who am I")
 def me(request: HttpRequest):
-    from comptoir.desks.models import Desk
-
     actor = actor_of(request)
     user = actor.user
     roles = actor.roles()
-    slugs = dict(Desk.objects.filter(pk__in=list(roles)).values_list("pk", "slug"))
+    slugs = dict(Membership.objects.filter(user=user).values_list("desk_id", "desk__slug").distinct())
     org = user.organisation
     return {
         "id": user.pk,

@@ -7,8 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from comptoir.accounts.api import AUTH
 from comptoir.accounts.api import router as accounts_router
-from comptoir.core.api import AUTH
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.desks.api import router as desks_router
 from comptoir.tickets.api import router as tickets_router
@@ -67,7 +67,11 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = {403: ErrorCode.PERMISSION_DENIED, 404: ErrorCode.NOT_FOUND}.get(exc.status_code, "http_error")
+    code = {
+        400: ErrorCode.VALIDATION_ERROR,  # a body that does not parse
+        403: ErrorCode.PERMISSION_DENIED,
+        404: ErrorCode.NOT_FOUND,
+    }.get(exc.status_code, "http_error")
     return _error(request, exc.status_code, str(code), str(exc))
 
 

@@ -9,7 +9,6 @@ so the client may retry them.
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.http import parse_header_parameters
 
 from comptoir.core.errors import ErrorCode
 from comptoir.core.models import IdempotencyRecord
@@ -37,11 +37,16 @@ def _scope(request: HttpRequest) -> str | None:
 
 def _request_hash(request: HttpRequest) -> str:
     digest = hashlib.sha256()
+    content_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE") or "")
     digest.update(request.method.encode() + b" " + request.path.encode() + b"\n")
-    digest.update((request.META.get("CONTENT_TYPE") or "").split(";")[0].encode() + b"\n")
+    digest.update(content_type.encode() + b"\n")
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        digest.update(request.body)
+        body = request.body
+        boundary = params.get("boundary") if content_type.startswith("multipart/") else None
+        if boundary:  # clients draw a new boundary for every request, a retry included
+            body = body.replace(b"--" + boundary.encode(), b"--boundary")
+        digest.update(body)
     else:  # a large upload is not read into memory twice; its length stands for it
         digest.update(f"length={length}".encode())
     return digest.hexdigest()

@@ -59,9 +59,12 @@ def _coerce(field: dict[str, Any], value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError("must be a number")
         try:
-            return str(Decimal(str(value)))
+            number = Decimal(str(value))
         except InvalidOperation as exc:
             raise ValueError("must be a number") from exc
+        if not number.is_finite():  # NaN and Infinity parse, but are no amount
+            raise ValueError("must be a number")
+        return str(number)
     if kind == "boolean":
         if not isinstance(value, bool):
             raise ValueError("must be true or false")

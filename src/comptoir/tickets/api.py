@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -98,6 +98,11 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
     return Status(201, _detail(actor, ticket.ref))
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """A time from the query string; one sent without an offset is read as UTC (rule 7)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 class TicketFilters(Schema):
     desk: list[str] = Field(default_factory=list, description="Desk slug, prefix or id; repeatable.")
     kind: list[Kind] = Field(default_factory=list)  # type: ignore[valid-type]
@@ -109,13 +114,13 @@ class TicketFilters(Schema):
     requester: str | None = Field(None, description="Email or id.")
     organisation: str | None = Field(None, description="Organisation slug or id.")
     tag: str | None = None
-    created_after: datetime | None = None
+    created_after: datetime | None = Field(None, description="ISO 8601 date or time; without an offset, UTC.")
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     sort: Sort = Sort.newest
     cursor: str | None = None
-    limit: int = Field(50, ge=1, le=200)
+    limit: int = Field(50, ge=1, description="Page size; a value above 200 is capped to 200.")
 
 
 @router.get("", response={200: TicketPage, **ERRORS}, summary="List tickets")
@@ -132,10 +137,10 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         "status": filters.status,
         "status_category": [str(c) for c in filters.status_category],
         "priority": filters.priority,
-        "created_after": filters.created_after,
-        "created_before": filters.created_before,
-        "updated_after": filters.updated_after,
-        "updated_before": filters.updated_before,
+        "created_after": _utc(filters.created_after),
+        "created_before": _utc(filters.created_before),
+        "updated_after": _utc(filters.updated_after),
+        "updated_before": _utc(filters.updated_before),
         "tag": filters.tag,
     }
     if filters.assignee:
@@ -164,14 +169,15 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         query["organisation_id"] = org.pk if org else 0
     tickets = selectors.filter_tickets(actor, desk_ids=[d.pk for d in desks] or None, **query)
     field, descending, is_dt = selectors.SORT_KEYS[filters.sort.value]
+    limit = min(filters.limit, settings.COMPTOIR_API_PAGE_SIZE_MAX)
     rows, next_cursor = page(
         selectors.with_list_relations(tickets),
         sort=filters.sort.value,
         key=SortKey(field, descending, is_dt),
         cursor=filters.cursor,
-        limit=min(filters.limit, settings.COMPTOIR_API_PAGE_SIZE_MAX),
+        limit=limit,
     )
-    return {"items": [ticket_out(actor, t) for t in rows], "next_cursor": next_cursor, "limit": filters.limit}
+    return {"items": [ticket_out(actor, t) for t in rows], "next_cursor": next_cursor, "limit": limit}
 
 
 # --- one ticket ------------------------------------------------------------------------------
@@ -249,17 +255,18 @@ def add_attachments(
     actor = actor_of(request)
     if not file:
         raise DomainError(ErrorCode.ATTACHMENT_MISSING, "Send at least one file in the 'file' field.")
-    with transaction.atomic():
-        ticket = selectors.get_ticket_for(actor, ref, for_update=True)
-        created = [
-            services.add_attachment(
-                actor=actor,
-                ticket=ticket,
-                upload=services.Upload(stream=f.file, name=f.name, declared_type=f.content_type, size=f.size),
-                public=public,
-            )
-            for f in file
-        ]
+    created: list = []
+    try:
+        with transaction.atomic():
+            ticket = selectors.get_ticket_for(actor, ref, for_update=True)
+            for f in file:
+                upload = services.Upload(stream=f.file, name=f.name, declared_type=f.content_type, size=f.size)
+                created.append(services.add_attachment(actor=actor, ticket=ticket, upload=upload, public=public))
+    except Exception:
+        # One file refused undoes the whole upload: the rows roll back, the stored bytes go too.
+        for attachment in created:
+            attachment.file.storage.delete(attachment.file.name)
+        raise
     return Status(201, [attachment_ref_out(a, ticket.ref) for a in created])
 
 

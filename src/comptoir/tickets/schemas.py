@@ -7,11 +7,12 @@ from enum import StrEnum
 from typing import Any
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from comptoir.core.actor import Actor
 from comptoir.core.api import user_ref
 from comptoir.tickets import permissions as perms
+from comptoir.tickets import selectors
 from comptoir.tickets.lifecycle import TRANSITION_ACTIONS, TicketKind, lifecycle_for
 from comptoir.tickets.models import Attachment, Comment, Ticket, TicketEvent
 
@@ -76,6 +77,9 @@ class TicketIn(Schema):
 
 
 class TicketPatch(Schema):
+    # The status moves only through the action endpoints: an unknown key (``status``) is refused.
+    model_config = ConfigDict(extra="forbid")
+
     title: str | None = Field(None, max_length=250)
     description: str | None = Field(None, max_length=100_000)
     impact: LevelIn | None = None
@@ -264,9 +268,11 @@ def ticket_detail_out(actor: Actor, ticket: Ticket, visible_ids: set[int] | None
     data = ticket_out(actor, ticket)
     internal = perms.can_view_internal(actor, ticket)
     data["watchers"] = [user_ref(u) for u in ticket.watchers.all()] if internal else []
+    # Only the children the caller may see: a child can belong to another organisation.
+    children = selectors.tickets_visible_to(actor).filter(parent=ticket)
     data["children"] = [
         {"kind": "child", "ref": c.ref, "title": c.title, "status": c.status}
-        for c in ticket.children.all().only("ref", "title", "status").order_by("id")
+        for c in children.only("ref", "title", "status").order_by("id")
     ]
     links: list[dict[str, Any]] = []
     if internal:

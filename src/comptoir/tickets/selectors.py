@@ -59,9 +59,9 @@ def get_ticket_for(actor: Actor, ref: str, *, for_update: bool = False) -> Ticke
 
 def with_list_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """What a list row shows, fetched in a fixed number of queries whatever the page size."""
-    return tickets.select_related("desk", "requester", "organisation", "category", "team", "assignee").prefetch_related(
-        "tags"
-    )
+    return tickets.select_related(
+        "desk", "requester", "organisation", "category", "team", "assignee", "parent", "merged_into"
+    ).prefetch_related("tags")
 
 
 def comments_visible_to(actor: Actor, ticket: Ticket) -> QuerySet[Comment]:

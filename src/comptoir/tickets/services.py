@@ -269,6 +269,16 @@ def update_ticket(*, actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> T
     override), category (a Category or None), tags, custom_fields, watchers (a list of users),
     requester (a User).
     """
+    try:
+        return _update_ticket(actor, ticket, dict(changes))
+    except DomainError:
+        # Fields are checked one after the other: a refusal must not leave the caller's object
+        # half-changed, or its next save would write what was refused.
+        ticket.refresh_from_db()
+        raise
+
+
+def _update_ticket(actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> Ticket:
     reason = changes.pop("priority_reason", None)
     allowed = perms.editable_fields(actor, ticket)
     refused = sorted(set(changes) - allowed)
@@ -310,7 +320,7 @@ def update_ticket(*, actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> T
             ticket.priority_overridden = False
             ticket.priority_reason = ""
         else:
-            if wanted not in Priority.values:
+            if isinstance(wanted, bool) or wanted not in Priority.values:
                 raise _invalid("Priority must be 1 to 5.", field="priority")
             if not (reason or "").strip():
                 raise DomainError(
@@ -579,7 +589,9 @@ def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True)
     )
     fields = ["updated_at"]
     ticket.updated_at = comment.created_at
-    if public and staff and ticket.first_response_at is None and actor.user != ticket.requester:
+    # A person answered: automatic replies (the system, an integration) are not a first response.
+    human = actor.user is not None and actor.user != ticket.requester
+    if public and staff and human and ticket.first_response_at is None:
         ticket.first_response_at = comment.created_at
         fields.append("first_response_at")
     ticket.save(update_fields=fields)
@@ -732,6 +744,7 @@ def unlink_tickets(*, actor: Actor, ticket: Ticket, target: Ticket, kind: str) -
     if not deleted:
         raise DomainError(ErrorCode.LINK_INVALID, "There is no such link.")
     _record(ticket, actor, EventKind.UNLINKED, before={"kind": kind, "target": target.ref})
+    _record(target, actor, EventKind.UNLINKED, before={"kind": f"{kind}_of_source", "source": ticket.ref})
     return ticket
 
 
