@@ -5,7 +5,7 @@ Usage: python3 dev.py COMMAND [ARGS...]
 
   start [serve args]   set up .venv, migrate and load demo data, run the server
   test [pytest args]   set up .venv, run the test suite
-  lint                 ruff check, ruff format --check, lint-imports
+  lint                 ruff, lint-imports, migrations and OpenAPI up to date
   lock                 regenerate constraints.txt from .venv
 """
 
@@ -113,12 +113,16 @@ def cmd_lint(args: list[str]) -> int:
         "ruff check": [BIN / "ruff", "check", *args],
         "ruff format --check": [BIN / "ruff", "format", "--check", *args],
         "lint-imports": [BIN / "lint-imports"],
+        "migrations are up to date": [BIN / "comptoir", "makemigrations", "--check", "--dry-run"],
+        "OpenAPI document is up to date": [BIN / "comptoir", "openapi", "--check"],
     }
     failed = []
+    scratch = tempfile.mkdtemp(prefix="comptoir-lint-")
     for name, command in checks.items():
         say(f"{name}…")
-        if run(*command, env=environment()) != 0:
+        if run(*command, env=environment(scratch)) != 0:
             failed.append(name)
+    shutil.rmtree(scratch, ignore_errors=True)
     if failed:
         print(f"Lint failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -8,12 +8,25 @@ from django.test import Client
 from comptoir.accounts.models import User
 from comptoir.accounts.roles import Role
 from comptoir.desks.models import Desk
-from tests.factories import DeskFactory, OrganisationFactory, SiteFactory, UserFactory, grant, token_for
+from tests.factories import (
+    DeskFactory,
+    OrganisationFactory,
+    SiteFactory,
+    UserFactory,
+    grant,
+    token_for,
+)
 
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "files"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """The factories give every person a password; the production hasher is slow by design."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @dataclass
@@ -47,11 +60,19 @@ def world(db) -> World:
         colleague=UserFactory(email="colleague@acme.test", organisation=acme, site=paris),
         outsider=UserFactory(email="outsider@globex.test", organisation=globex),
         agent=grant(UserFactory(email="agent@acme.test", organisation=acme), desk, Role.AGENT),
-        other_agent=grant(UserFactory(email="hr-agent@acme.test", organisation=acme), other, Role.AGENT),
-        manager=grant(UserFactory(email="manager@acme.test", organisation=acme), desk, Role.MANAGER),
-        change_manager=grant(UserFactory(email="cab@acme.test", organisation=acme), desk, Role.CHANGE_MANAGER),
+        other_agent=grant(
+            UserFactory(email="hr-agent@acme.test", organisation=acme), other, Role.AGENT
+        ),
+        manager=grant(
+            UserFactory(email="manager@acme.test", organisation=acme), desk, Role.MANAGER
+        ),
+        change_manager=grant(
+            UserFactory(email="cab@acme.test", organisation=acme), desk, Role.CHANGE_MANAGER
+        ),
         admin=grant(UserFactory(email="admin@acme.test", organisation=acme), desk, Role.ADMIN),
-        superuser=UserFactory(email="root@acme.test", organisation=acme, is_superuser=True, is_staff=True),
+        superuser=UserFactory(
+            email="root@acme.test", organisation=acme, is_superuser=True, is_staff=True
+        ),
     )
 
 
@@ -74,7 +95,12 @@ class ApiClient:
             return call(url, data=data, headers=all_headers, **kwargs)
         if "format" in kwargs and kwargs.pop("format") == "multipart":
             return call(url, data=data, headers=all_headers)
-        return call(url, data=data if data is not None else {}, content_type="application/json", headers=all_headers)
+        return call(
+            url,
+            data=data if data is not None else {},
+            content_type="application/json",
+            headers=all_headers,
+        )
 
     def get(self, path, params=None, **kw):
         return self._call("get", path, params, **kw)

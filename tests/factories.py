@@ -91,7 +91,9 @@ def actor(user: User, channel: Channel = Channel.WEB) -> Actor:
 
 
 def token_for(user: User, **kwargs) -> tuple[ApiToken, str]:
-    return create_api_token(actor=Actor.system(), user=user, name=kwargs.pop("name", "test"), **kwargs)
+    return create_api_token(
+        actor=Actor.system(), user=user, name=kwargs.pop("name", "test"), **kwargs
+    )
 
 
 def make_ticket(*, desk: Desk, requester: User, by: User | None = None, **kwargs):
@@ -99,4 +101,6 @@ def make_ticket(*, desk: Desk, requester: User, by: User | None = None, **kwargs
 
     kwargs.setdefault("kind", "incident")
     kwargs.setdefault("title", "Printer on fire")
-    return create_ticket(actor=Actor.for_user(by or requester), desk=desk, requester=requester, **kwargs)
+    return create_ticket(
+        actor=Actor.for_user(by or requester), desk=desk, requester=requester, **kwargs
+    )

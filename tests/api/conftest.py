@@ -15,12 +15,6 @@ from tests.api.helpers import Watch, attach
 from tests.factories import CategoryFactory, TeamFactory, make_ticket
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """The factories set a password on every person; the production hasher makes that slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def published():
     """Every ticket domain event delivered while the test runs."""

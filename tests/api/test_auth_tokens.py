@@ -208,3 +208,9 @@ def test_the_session_of_a_deactivated_person_is_refused(world):
     world.requester.is_active = False
     world.requester.save()
     error(client.get("/api/v1/me"), 401, "not_authenticated")
+
+
+def test_a_bad_token_does_not_fall_back_to_the_session(world):
+    client = session(world.requester)
+    response = client.get("/api/v1/me", headers={"Authorization": "Bearer cpt_not-a-real-token"})
+    error(response, 401, "token_invalid")

@@ -35,11 +35,6 @@ class LoudPinged(Pinged):
     pass
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def heard():
     """``heard(EventType)`` subscribes a recorder and returns the list it fills."""

@@ -144,3 +144,25 @@ def test_sanitize_keeps_inline_mail_images():
         sanitize_html('<img src="cid:logo@mail" alt="Logo">')
         == '<img src="cid:logo@mail" alt="Logo">'
     )
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://tracker.example/p.gif",
+        "http://x/p.png",
+        "//tracker.example/p.gif",
+        "data:image/png;base64,AA",
+    ],
+)
+def test_remote_images_are_dropped_so_reading_a_ticket_tells_no_tracker(src):
+    html = sanitize_html(f'<img src="{src}" alt="pixel">')
+    assert "src=" not in html
+    assert 'alt="pixel"' in html
+
+
+def test_images_from_the_message_itself_or_from_comptoir_are_kept():
+    assert 'src="cid:logo"' in sanitize_html('<img src="cid:logo">')
+    assert 'src="/api/v1/tickets/IT-000001/attachments/1/download"' in sanitize_html(
+        '<img src="/api/v1/tickets/IT-000001/attachments/1/download">'
+    )

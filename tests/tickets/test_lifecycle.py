@@ -31,11 +31,6 @@ pytestmark = pytest.mark.django_db
 KINDS = list(LIFECYCLES)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def path_to(lifecycle: Lifecycle, goal: str) -> list[str] | None:
     """The shortest list of actions leading from the initial state to ``goal`` (merge excluded)."""
     queue: deque[tuple[str, list[str]]] = deque([(lifecycle.initial, [])])

@@ -37,14 +37,24 @@ class MembershipInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(AuditedAdmin, BaseUserAdmin):
     ordering = ("email",)
-    list_display = ("email", "display_name", "organisation", "is_active", "is_staff", "is_superuser")
+    list_display = (
+        "email",
+        "display_name",
+        "organisation",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+    )
     list_filter = ("is_active", "is_staff", "is_superuser", "organisation")
     search_fields = ("email", "display_name", "phone")
     autocomplete_fields = ("organisation", "site")
     inlines = [MembershipInline]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("display_name", "phone", "locale", "time_zone", "organisation", "site")}),
+        (
+            "Profile",
+            {"fields": ("display_name", "phone", "locale", "time_zone", "organisation", "site")},
+        ),
         ("Rights", {"fields": ("is_active", "is_staff", "is_superuser")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
@@ -71,7 +81,15 @@ class MembershipAdmin(AuditedAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(AuditedAdmin):
-    list_display = ("name", "user", "hint", "created_at", "expires_at", "revoked_at", "last_used_at")
+    list_display = (
+        "name",
+        "user",
+        "hint",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
     list_filter = ("revoked_at",)
     search_fields = ("name", "user__email")
     readonly_fields = ("user", "name", "hint", "created_at", "last_used_at")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema
+from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from comptoir.accounts.models import Membership
@@ -21,7 +22,8 @@ class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
         api_token = authenticate_token(token)
         if api_token is None:
-            return None
+            # A bad token is final: the request does not fall back to a session cookie.
+            raise AuthenticationError()
         return Actor.for_token(api_token)
 
 
@@ -77,7 +79,9 @@ def me(request: HttpRequest):
     actor = actor_of(request)
     user = actor.user
     roles = actor.roles()
-    slugs = dict(Membership.objects.filter(user=user).values_list("desk_id", "desk__slug").distinct())
+    slugs = dict(
+        Membership.objects.filter(user=user).values_list("desk_id", "desk__slug").distinct()
+    )
     org = user.organisation
     return {
         "id": user.pk,
@@ -87,6 +91,8 @@ def me(request: HttpRequest):
         "time_zone": user.time_zone,
         "organisation": {"id": org.pk, "slug": org.slug, "name": org.name} if org else None,
         "is_superuser": user.is_superuser,
-        "desks": [{"desk": slugs[d], "roles": sorted(r)} for d, r in sorted(roles.items()) if d in slugs],
+        "desks": [
+            {"desk": slugs[d], "roles": sorted(r)} for d, r in sorted(roles.items()) if d in slugs
+        ],
         "auth": str(actor.kind),
     }

@@ -62,7 +62,9 @@ class Site(models.Model):
 
     class Meta:
         ordering = ["organisation__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="site_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="site_unique_name")
+        ]
 
     def __str__(self) -> str:
         return f"{self.organisation.name} — {self.name}"
@@ -92,12 +94,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("email"), unique=True)
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True, db_index=True)
-    locale = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="en")
+    locale = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default="en"
+    )
     time_zone = TimeZoneField(_("time zone"))
     organisation = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
-    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="people")
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="people"
+    )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("may use the admin"), default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -119,7 +125,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.email.strip().lower()
-        if self.site_id and self.organisation_id and self.site.organisation_id != self.organisation_id:
+        if (
+            self.site_id
+            and self.organisation_id
+            and self.site.organisation_id != self.organisation_id
+        ):
             raise ValidationError({"site": _("The site belongs to another organisation.")})
 
     @property
@@ -151,20 +161,24 @@ class Team(models.Model):
 class Membership(models.Model):
     """A role held by a person on a desk. One row per role."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     desk = models.ForeignKey("desks.Desk", on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=30, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["desk_id", "role"]
-        constraints = [models.UniqueConstraint(fields=["user", "desk", "role"], name="membership_unique_role")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "desk", "role"], name="membership_unique_role")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} @ {self.desk}"
 
 
-TOKEN_PREFIX = "cpt_"
+TOKEN_PREFIX = "cpt_"  # noqa: S105 (a prefix, not a secret)
 
 
 def hash_token(raw: str) -> str:
@@ -182,7 +196,9 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
 class ApiToken(models.Model):
     """A bearer token. Only its SHA-256 is kept; the token itself is shown once."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(_("name"), max_length=100)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     hint = models.CharField(_("last characters"), max_length=8, editable=False)

@@ -18,7 +18,14 @@ class Role(models.TextChoices):
 
 #: Roles that work tickets: they see every ticket of the desk, internal notes included.
 STAFF_ROLES = frozenset(
-    {Role.AGENT, Role.TECHNICIAN, Role.MANAGER, Role.INCIDENT_MANAGER, Role.CHANGE_MANAGER, Role.ADMIN}
+    {
+        Role.AGENT,
+        Role.TECHNICIAN,
+        Role.MANAGER,
+        Role.INCIDENT_MANAGER,
+        Role.CHANGE_MANAGER,
+        Role.ADMIN,
+    }
 )
 #: Roles that may approve or reject a change.
 CHANGE_APPROVER_ROLES = frozenset({Role.CHANGE_MANAGER, Role.MANAGER, Role.ADMIN})

@@ -29,7 +29,11 @@ def create_api_token(
     raw = ApiToken.generate()
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=user, name=name.strip(), key_hash=hash_token(raw), hint=raw[-6:], expires_at=expires_at
+            user=user,
+            name=name.strip(),
+            key_hash=hash_token(raw),
+            hint=raw[-6:],
+            expires_at=expires_at,
         )
         record_audit(actor=actor, action="token_created", obj=token, after=snapshot(token))
     return token, raw
@@ -50,7 +54,9 @@ def authenticate_token(raw: str) -> ApiToken | None:
     """The usable token for ``raw``, or None (unknown, revoked, expired, or its user inactive)."""
     if not raw or not raw.startswith("cpt_") or len(raw) > 200:
         return None
-    token = ApiToken.objects.usable().select_related("user").filter(key_hash=hash_token(raw)).first()
+    token = (
+        ApiToken.objects.usable().select_related("user").filter(key_hash=hash_token(raw)).first()
+    )
     if token is None:
         return None
     now = timezone.now()
@@ -68,7 +74,9 @@ def grant_role(*, actor: Actor, user: User, desk, role: str) -> Membership:
     with transaction.atomic():
         membership, created = Membership.objects.get_or_create(user=user, desk=desk, role=role)
         if created:
-            record_audit(actor=actor, action="role_granted", obj=membership, after=snapshot(membership))
+            record_audit(
+                actor=actor, action="role_granted", obj=membership, after=snapshot(membership)
+            )
     return membership
 
 
@@ -78,5 +86,7 @@ def revoke_role(*, actor: Actor, membership: Membership) -> None:
     if not can_manage_desk(actor, membership.desk):
         raise PermissionDenied()
     with transaction.atomic():
-        record_audit(actor=actor, action="role_revoked", obj=membership, before=snapshot(membership))
+        record_audit(
+            actor=actor, action="role_revoked", obj=membership, before=snapshot(membership)
+        )
         membership.delete()

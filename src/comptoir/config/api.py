@@ -30,8 +30,12 @@ api.add_router("/", desks_router)
 api.add_router("/tickets", tickets_router)
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str, details=None) -> HttpResponse:
-    return api.create_response(request, {"code": code, "message": message, "details": details or {}}, status=status)
+def _error(
+    request: HttpRequest, status: int, code: str, message: str, details=None
+) -> HttpResponse:
+    return api.create_response(
+        request, {"code": code, "message": message, "details": details or {}}, status=status
+    )
 
 
 @api.exception_handler(DomainError)
@@ -50,14 +54,20 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
                 "type": str(error.get("type", "")),
             }
         )
-    return _error(request, 422, ErrorCode.VALIDATION_ERROR, "The request is not valid.", {"errors": errors})
+    return _error(
+        request, 422, ErrorCode.VALIDATION_ERROR, "The request is not valid.", {"errors": errors}
+    )
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     if request.META.get("HTTP_AUTHORIZATION"):
-        return _error(request, 401, ErrorCode.TOKEN_INVALID, "The token is unknown, expired or revoked.")
-    return _error(request, 401, ErrorCode.NOT_AUTHENTICATED, "Authentication required: send a Bearer token.")
+        return _error(
+            request, 401, ErrorCode.TOKEN_INVALID, "The token is unknown, expired or revoked."
+        )
+    return _error(
+        request, 401, ErrorCode.NOT_AUTHENTICATED, "Authentication required: send a Bearer token."
+    )
 
 
 @api.exception_handler(Http404)
@@ -71,7 +81,8 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         400: ErrorCode.VALIDATION_ERROR,  # a body that does not parse
         403: ErrorCode.PERMISSION_DENIED,
         404: ErrorCode.NOT_FOUND,
-    }.get(exc.status_code, "http_error")
+        405: ErrorCode.METHOD_NOT_ALLOWED,
+    }.get(exc.status_code, ErrorCode.HTTP_ERROR)
     return _error(request, exc.status_code, str(code), str(exc))
 
 
@@ -82,4 +93,6 @@ if not settings.DEBUG:
         import logging
 
         logging.getLogger("comptoir.api").exception("Unhandled error on %s", request.path)
-        return _error(request, 500, "server_error", "Something went wrong on our side; it was logged.")
+        return _error(
+            request, 500, ErrorCode.SERVER_ERROR, "Something went wrong on our side; it was logged."
+        )

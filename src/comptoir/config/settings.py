@@ -33,7 +33,8 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DATA_DIR = Path(
-    env("COMPTOIR_DATA_DIR") or Path(env("XDG_DATA_HOME") or Path.home() / ".local/share") / "comptoir"
+    env("COMPTOIR_DATA_DIR")
+    or Path(env("XDG_DATA_HOME") or Path.home() / ".local/share") / "comptoir"
 ).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -82,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "comptoir.core.middleware.ApiErrorShapeMiddleware",
     "comptoir.core.idempotency.IdempotencyMiddleware",
 ]
 
@@ -105,7 +107,9 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'comptoir.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Many readers and one writer at a time: WAL lets readers go on while a write commits, and
     # IMMEDIATE transactions take the write lock up front, so two writers queue on the busy
@@ -130,7 +134,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and sessions -----------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -186,6 +192,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("COMPTOIR_LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": (env("COMPTOIR_LOG_LEVEL", "INFO") or "INFO").upper(),
+    },
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -38,7 +38,7 @@ class Channel(StrEnum):
 
 class ActorKind(StrEnum):
     USER = "user"
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105
     MAILBOX = "mailbox"
     INTEGRATION = "integration"
     SYSTEM = "system"

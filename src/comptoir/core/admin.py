@@ -27,7 +27,13 @@ class AuditedAdmin(admin.ModelAdmin):
     @staticmethod
     def _audit(request, action, obj, before, after=True):
         actor = Actor.for_user(request.user)
-        record_audit(actor=actor, action=f"admin_{action}", obj=obj, before=before, after=snapshot(obj) if after else {})
+        record_audit(
+            actor=actor,
+            action=f"admin_{action}",
+            obj=obj,
+            before=before,
+            after=snapshot(obj) if after else {},
+        )
 
 
 @admin.register(AuditEntry)

@@ -8,7 +8,7 @@ from typing import Any
 
 class ErrorCode(StrEnum):
     NOT_AUTHENTICATED = "not_authenticated"
-    TOKEN_INVALID = "token_invalid"
+    TOKEN_INVALID = "token_invalid"  # noqa: S105
     PERMISSION_DENIED = "permission_denied"
     FIELD_NOT_ALLOWED = "field_not_allowed"
     NOT_FOUND = "not_found"
@@ -31,7 +31,9 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
     INVALID_CURSOR = "invalid_cursor"
-    SERVICE_UNAVAILABLE = "service_unavailable"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    HTTP_ERROR = "http_error"
+    SERVER_ERROR = "server_error"
 
 
 STATUS_FOR_CODE: dict[ErrorCode, int] = {
@@ -48,7 +50,8 @@ STATUS_FOR_CODE: dict[ErrorCode, int] = {
     ErrorCode.ATTACHMENT_TOO_LARGE: 413,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS: 409,
-    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.SERVER_ERROR: 500,
 }
 
 
@@ -77,5 +80,7 @@ class NotFound(DomainError):
 
 
 class PermissionDenied(DomainError):
-    def __init__(self, message: str = "You may not do this.", details: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str = "You may not do this.", details: dict[str, Any] | None = None
+    ):
         super().__init__(ErrorCode.PERMISSION_DENIED, message, details)

@@ -68,14 +68,20 @@ class IdempotencyMiddleware:
         if scope is None:  # anonymous: the API will refuse it anyway
             return self.get_response(request)
         if len(key) > MAX_KEY_LENGTH:
-            return _error(422, ErrorCode.VALIDATION_ERROR, "Idempotency-Key is too long (200 characters at most).")
+            return _error(
+                422,
+                ErrorCode.VALIDATION_ERROR,
+                "Idempotency-Key is too long (200 characters at most).",
+            )
 
         request_hash = _request_hash(request)
         cutoff = timezone.now() - timedelta(hours=settings.COMPTOIR_IDEMPOTENCY_TTL_HOURS)
         IdempotencyRecord.objects.filter(scope=scope, key=key, created_at__lt=cutoff).delete()
         try:
             with transaction.atomic():
-                record = IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=request_hash)
+                record = IdempotencyRecord.objects.create(
+                    scope=scope, key=key, request_hash=request_hash
+                )
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
             if existing is None:  # expired and removed meanwhile

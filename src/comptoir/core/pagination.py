@@ -39,19 +39,24 @@ def decode_cursor(cursor: str, sort: str, key: SortKey) -> tuple[Any, int]:
             raise ValueError("bad value")
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DomainError(
-            ErrorCode.INVALID_CURSOR, "The cursor is not valid for this sort; start again without it."
+            ErrorCode.INVALID_CURSOR,
+            "The cursor is not valid for this sort; start again without it.",
         ) from exc
     return value, pk
 
 
-def page(queryset: QuerySet, *, sort: str, key: SortKey, cursor: str | None, limit: int) -> tuple[list, str | None]:
+def page(
+    queryset: QuerySet, *, sort: str, key: SortKey, cursor: str | None, limit: int
+) -> tuple[list, str | None]:
     """One page of ``queryset`` ordered by ``key`` then id, and the cursor of the next page."""
     direction = "-" if key.descending else ""
     queryset = queryset.order_by(f"{direction}{key.field}", f"{direction}id")
     if cursor:
         value, pk = decode_cursor(cursor, sort, key)
         op = "lt" if key.descending else "gt"
-        queryset = queryset.filter(Q(**{f"{key.field}__{op}": value}) | Q(**{key.field: value, f"id__{op}": pk}))
+        queryset = queryset.filter(
+            Q(**{f"{key.field}__{op}": value}) | Q(**{key.field: value, f"id__{op}": pk})
+        )
     rows = list(queryset[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

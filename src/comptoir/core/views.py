@@ -37,7 +37,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
         logger.warning("Readiness: cache unavailable: %s", exc)
         checks["cache"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
 
 
 def home(request: HttpRequest):

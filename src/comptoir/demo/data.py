@@ -20,7 +20,7 @@ from comptoir.tickets import services
 from comptoir.tickets.lifecycle import TicketKind
 from comptoir.tickets.models import Comment, Ticket, TicketEvent
 
-PASSWORD = "comptoir-demo"
+PASSWORD = "comptoir-demo"  # noqa: S105 (the published demo password)
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,12 @@ def _user(email: str, name: str, org: Organisation, site: Site | None = None, **
         if PASSWORD not in _HASHED:
             _HASHED[PASSWORD] = make_password(PASSWORD)
         user = User.objects.create(
-            email=email, password=_HASHED[PASSWORD], display_name=name, organisation=org, site=site, **extra
+            email=email,
+            password=_HASHED[PASSWORD],
+            display_name=name,
+            organisation=org,
+            site=site,
+            **extra,
         )
     return user
 
@@ -87,7 +92,9 @@ def _categories(desk: Desk, tree: dict[str, list[str]]) -> dict[str, Category]:
         parent = Category.objects.create(desk=desk, name=parent_name, slug=_slug(parent_name))
         made[parent.slug] = parent
         for child in children:
-            node = Category.objects.create(desk=desk, parent=parent, name=child, slug=f"{parent.slug}-{_slug(child)}")
+            node = Category.objects.create(
+                desk=desk, parent=parent, name=child, slug=f"{parent.slug}-{_slug(child)}"
+            )
             made[node.slug] = node
     return made
 
@@ -162,59 +169,122 @@ def load(seed: int = 42) -> None:
     rng = random.Random(seed)
 
     company = Organisation.objects.create(
-        name="Comptoir Demo SA", slug="comptoir-demo", is_internal=True, time_zone="Europe/Paris",
-        members_see_all_tickets=False, email_domains=["comptoir.example"],
+        name="Comptoir Demo SA",
+        slug="comptoir-demo",
+        is_internal=True,
+        time_zone="Europe/Paris",
+        members_see_all_tickets=False,
+        email_domains=["comptoir.example"],
     )
-    paris = Site.objects.create(organisation=company, name="Paris HQ", address="12 rue du Faubourg, 75010 Paris",
-                                country="FR", time_zone="Europe/Paris")
-    montreal = Site.objects.create(organisation=company, name="Montréal office", address="400 rue Saint-Paul, Montréal",
-                                   country="CA", time_zone="America/Toronto")
-    bakery = Organisation.objects.create(name="Boulangerie Martin", slug="boulangerie-martin", time_zone="Europe/Paris",
-                                         email_domains=["boulangerie-martin.example"])
-    lyon = Site.objects.create(organisation=bakery, name="Lyon", country="FR", time_zone="Europe/Paris")
-    northwind = Organisation.objects.create(name="Northwind Traders", slug="northwind", time_zone="America/New_York",
-                                            is_vip=True, email_domains=["northwind.example"])
-    nyc = Site.objects.create(organisation=northwind, name="New York", country="US", time_zone="America/New_York")
+    paris = Site.objects.create(
+        organisation=company,
+        name="Paris HQ",
+        address="12 rue du Faubourg, 75010 Paris",
+        country="FR",
+        time_zone="Europe/Paris",
+    )
+    montreal = Site.objects.create(
+        organisation=company,
+        name="Montréal office",
+        address="400 rue Saint-Paul, Montréal",
+        country="CA",
+        time_zone="America/Toronto",
+    )
+    bakery = Organisation.objects.create(
+        name="Boulangerie Martin",
+        slug="boulangerie-martin",
+        time_zone="Europe/Paris",
+        email_domains=["boulangerie-martin.example"],
+    )
+    lyon = Site.objects.create(
+        organisation=bakery, name="Lyon", country="FR", time_zone="Europe/Paris"
+    )
+    northwind = Organisation.objects.create(
+        name="Northwind Traders",
+        slug="northwind",
+        time_zone="America/New_York",
+        is_vip=True,
+        email_domains=["northwind.example"],
+    )
+    nyc = Site.objects.create(
+        organisation=northwind, name="New York", country="US", time_zone="America/New_York"
+    )
 
-    it = Desk.objects.create(name="IT service desk", slug="it", kind=DeskKind.IT, prefix="IT",
-                             time_zone="Europe/Paris", serves_all_sites=False, email="it@comptoir.example",
-                             description="Laptops, accounts, network, software: the company's IT.",
-                             custom_fields=[
-                                 {"key": "asset_tag", "label": "Asset tag", "type": "string", "max_length": 20},
-                                 {"key": "change_window", "label": "Change window", "type": "date", "kinds": ["change"]},
-                             ])
+    it = Desk.objects.create(
+        name="IT service desk",
+        slug="it",
+        kind=DeskKind.IT,
+        prefix="IT",
+        time_zone="Europe/Paris",
+        serves_all_sites=False,
+        email="it@comptoir.example",
+        description="Laptops, accounts, network, software: the company's IT.",
+        custom_fields=[
+            {"key": "asset_tag", "label": "Asset tag", "type": "string", "max_length": 20},
+            {"key": "change_window", "label": "Change window", "type": "date", "kinds": ["change"]},
+        ],
+    )
     it.served_sites.set([paris, montreal])
-    cs = Desk.objects.create(name="Customer support", slug="support", kind=DeskKind.CUSTOMER_SUPPORT, prefix="CS",
-                             time_zone="Europe/Paris", serves_all_sites=True, email="support@comptoir.example",
-                             description="Orders, invoices and accounts of our customers.",
-                             custom_fields=[{"key": "order_number", "label": "Order number", "type": "string"}])
+    cs = Desk.objects.create(
+        name="Customer support",
+        slug="support",
+        kind=DeskKind.CUSTOMER_SUPPORT,
+        prefix="CS",
+        time_zone="Europe/Paris",
+        serves_all_sites=True,
+        email="support@comptoir.example",
+        description="Orders, invoices and accounts of our customers.",
+        custom_fields=[{"key": "order_number", "label": "Order number", "type": "string"}],
+    )
 
-    admin = _user("admin@comptoir.example", "Nadia Admin", company, paris, is_staff=True, is_superuser=True)
+    _user(
+        "admin@comptoir.example", "Nadia Admin", company, paris, is_staff=True, is_superuser=True
+    )
     manager = _user("manager@comptoir.example", "Marc Manager", company, paris)
     agent = _user("agent@comptoir.example", "Agnès Agent", company, paris)
     agent2 = _user("paul@comptoir.example", "Paul Martin", company, paris)
-    tech = _user("tech@comptoir.example", "Théo Technicien", company, montreal, time_zone="America/Toronto")
-    tech2 = _user("lea@comptoir.example", "Léa Tremblay", company, montreal, time_zone="America/Toronto")
+    tech = _user(
+        "tech@comptoir.example", "Théo Technicien", company, montreal, time_zone="America/Toronto"
+    )
+    tech2 = _user(
+        "lea@comptoir.example", "Léa Tremblay", company, montreal, time_zone="America/Toronto"
+    )
     cab = _user("cab@comptoir.example", "Claire Change", company, paris)
     support = _user("support@comptoir.example", "Sophie Support", company, paris)
-    support_us = _user("mike@comptoir.example", "Mike Support", company, montreal, time_zone="America/Toronto")
+    support_us = _user(
+        "mike@comptoir.example", "Mike Support", company, montreal, time_zone="America/Toronto"
+    )
     for user in (agent, agent2, tech2, manager, cab):
         user.time_zone = user.time_zone if user.time_zone != "UTC" else "Europe/Paris"
         user.save(update_fields=["time_zone"])
 
-    paris_team = Team.objects.create(desk=it, name="Service desk Paris", slug="paris", time_zone="Europe/Paris",
-                                     lead=manager)
+    paris_team = Team.objects.create(
+        desk=it, name="Service desk Paris", slug="paris", time_zone="Europe/Paris", lead=manager
+    )
     paris_team.members.set([agent, agent2, manager])
-    mtl_team = Team.objects.create(desk=it, name="Service desk Montréal", slug="montreal",
-                                   time_zone="America/Toronto", lead=tech)
+    mtl_team = Team.objects.create(
+        desk=it,
+        name="Service desk Montréal",
+        slug="montreal",
+        time_zone="America/Toronto",
+        lead=tech,
+    )
     mtl_team.members.set([tech, tech2])
-    infra = Team.objects.create(desk=it, name="Infrastructure", slug="infrastructure", time_zone="Europe/Paris",
-                                lead=cab)
+    infra = Team.objects.create(
+        desk=it, name="Infrastructure", slug="infrastructure", time_zone="Europe/Paris", lead=cab
+    )
     infra.members.set([agent2, cab, tech])
-    eu = Team.objects.create(desk=cs, name="Support Europe", slug="europe", time_zone="Europe/Paris", lead=support)
+    eu = Team.objects.create(
+        desk=cs, name="Support Europe", slug="europe", time_zone="Europe/Paris", lead=support
+    )
     eu.members.set([support])
-    us = Team.objects.create(desk=cs, name="Support Americas", slug="americas", time_zone="America/New_York",
-                             lead=support_us)
+    us = Team.objects.create(
+        desk=cs,
+        name="Support Americas",
+        slug="americas",
+        time_zone="America/New_York",
+        lead=support_us,
+    )
     us.members.set([support_us])
     it.default_team = paris_team
     it.save(update_fields=["default_team"])
@@ -233,28 +303,42 @@ def load(seed: int = 42) -> None:
     _grant(manager, cs, Role.MANAGER)
 
     employees = [_user("alice@comptoir.example", "Alice Durand", company, paris)]
-    for first, last, site in [("Bruno", "Petit", paris), ("Chloé", "Moreau", paris), ("David", "Roy", montreal),
-                              ("Emma", "Gagnon", montreal), ("Farid", "Benali", paris), ("Gabrielle", "Côté", montreal)]:
+    for first, last, site in [
+        ("Bruno", "Petit", paris),
+        ("Chloé", "Moreau", paris),
+        ("David", "Roy", montreal),
+        ("Emma", "Gagnon", montreal),
+        ("Farid", "Benali", paris),
+        ("Gabrielle", "Côté", montreal),
+    ]:
         email = f"{_slug(first)}.{_slug(last)}@comptoir.example"
         employees.append(_user(email, f"{first} {last}", company, site))
     customers = {
         "jean": _user("jean@boulangerie-martin.example", "Jean Martin", bakery, lyon),
-        "sam": _user("sam@northwind.example", "Sam Carter", northwind, nyc, time_zone="America/New_York"),
+        "sam": _user(
+            "sam@northwind.example", "Sam Carter", northwind, nyc, time_zone="America/New_York"
+        ),
     }
     _user("louise@boulangerie-martin.example", "Louise Martin", bakery, lyon)
     _user("olivia@northwind.example", "Olivia Chen", northwind, nyc, time_zone="America/New_York")
 
-    it_cats = _categories(it, {
-        "Hardware": ["Laptop", "Printer"],
-        "Network": ["VPN", "Wi-Fi", "File shares"],
-        "Software": ["Email", "ERP", "Collaboration"],
-        "Accounts": ["Access"],
-    })
-    cs_cats = _categories(cs, {
-        "Billing": ["Invoices", "Refunds"],
-        "Orders": ["Delivery", "Catalogue"],
-        "Account": ["Login", "Data"],
-    })
+    it_cats = _categories(
+        it,
+        {
+            "Hardware": ["Laptop", "Printer"],
+            "Network": ["VPN", "Wi-Fi", "File shares"],
+            "Software": ["Email", "ERP", "Collaboration"],
+            "Accounts": ["Access"],
+        },
+    )
+    cs_cats = _categories(
+        cs,
+        {
+            "Billing": ["Invoices", "Refunds"],
+            "Orders": ["Delivery", "Catalogue"],
+            "Account": ["Login", "Data"],
+        },
+    )
 
     it_staff = [agent, agent2, tech, tech2]
     levels = ["low", "medium", "high"]
@@ -267,15 +351,23 @@ def load(seed: int = 42) -> None:
         actor = as_(staff, Channel.WEB)
         for step in steps:
             if step == "assign":
-                services.assign_ticket(actor=actor, ticket=ticket, team=team or ticket.team, agent=staff)
+                services.assign_ticket(
+                    actor=actor, ticket=ticket, team=team or ticket.team, agent=staff
+                )
             elif step == "reply":
                 services.add_comment(actor=actor, ticket=ticket, body=rng.choice(REPLIES))
             elif step == "note":
-                services.add_comment(actor=actor, ticket=ticket, body=rng.choice(NOTES), public=False)
+                services.add_comment(
+                    actor=actor, ticket=ticket, body=rng.choice(NOTES), public=False
+                )
             elif step == "customer":
-                services.add_comment(actor=as_(ticket.requester), ticket=ticket, body=rng.choice(CUSTOMER_REPLIES))
+                services.add_comment(
+                    actor=as_(ticket.requester), ticket=ticket, body=rng.choice(CUSTOMER_REPLIES)
+                )
             elif step == "resolve":
-                services.resolve_ticket(actor=actor, ticket=ticket, resolution=rng.choice(RESOLUTIONS))
+                services.resolve_ticket(
+                    actor=actor, ticket=ticket, resolution=rng.choice(RESOLUTIONS)
+                )
             elif step == "close":
                 services.close_ticket(actor=as_(ticket.requester), ticket=ticket)
             else:
@@ -298,11 +390,22 @@ def load(seed: int = 42) -> None:
         channel = rng.choice([Channel.PORTAL, Channel.EMAIL, Channel.PHONE, Channel.WEB])
         by = requester if channel in (Channel.PORTAL, Channel.EMAIL) else rng.choice(it_staff)
         ticket = services.create_ticket(
-            actor=as_(by, channel), desk=it, kind=kind, title=title,
+            actor=as_(by, channel),
+            desk=it,
+            kind=kind,
+            title=title,
             description=f"{title}.\n\nReported by {requester.name}. It worked until last week.",
-            impact=rng.choice(levels), urgency=rng.choice(levels), category=it_cats[cat], requester=requester,
-            tags=rng.sample(["vpn", "laptop", "urgent", "vip", "onboarding", "printer", "mail"], k=rng.randint(0, 2)),
-            custom_fields={"asset_tag": f"PC-{rng.randint(1000, 9999)}"} if cat.startswith("hardware") else {},
+            impact=rng.choice(levels),
+            urgency=rng.choice(levels),
+            category=it_cats[cat],
+            requester=requester,
+            tags=rng.sample(
+                ["vpn", "laptop", "urgent", "vip", "onboarding", "printer", "mail"],
+                k=rng.randint(0, 2),
+            ),
+            custom_fields={"asset_tag": f"PC-{rng.randint(1000, 9999)}"}
+            if cat.startswith("hardware")
+            else {},
         )
         staff = tech if requester.site_id == montreal.pk else rng.choice([agent, agent2])
         team = mtl_team if requester.site_id == montreal.pk else paris_team
@@ -312,25 +415,55 @@ def load(seed: int = 42) -> None:
     problems = []
     for index, title in enumerate(_rounds(PROBLEMS, 6)):
         ticket = services.create_ticket(
-            actor=as_(manager, Channel.WEB), desk=it, kind=TicketKind.PROBLEM, title=title,
-            description="Several incidents share this cause; see the linked tickets.", impact="high",
-            urgency="medium", team=infra,
+            actor=as_(manager, Channel.WEB),
+            desk=it,
+            kind=TicketKind.PROBLEM,
+            title=title,
+            description="Several incidents share this cause; see the linked tickets.",
+            impact="high",
+            urgency="medium",
+            team=infra,
         )
-        walk(ticket, cab, [["investigate"], ["investigate", "mark_known_error"], ["assign"], [], ["investigate", "resolve"]][index % 5])
+        walk(
+            ticket,
+            cab,
+            [
+                ["investigate"],
+                ["investigate", "mark_known_error"],
+                ["assign"],
+                [],
+                ["investigate", "resolve"],
+            ][index % 5],
+        )
         problems.append(ticket)
         made.append((ticket, rng.randint(5, 30)))
     incidents = [t for t, _ in made if t.kind == TicketKind.INCIDENT]
-    services.link_tickets(actor=as_(manager, Channel.WEB), ticket=incidents[1], target=problems[0], kind="caused_by")
-    services.link_tickets(actor=as_(manager, Channel.WEB), ticket=incidents[3], target=problems[1], kind="caused_by")
+    services.link_tickets(
+        actor=as_(manager, Channel.WEB), ticket=incidents[1], target=problems[0], kind="caused_by"
+    )
+    services.link_tickets(
+        actor=as_(manager, Channel.WEB), ticket=incidents[3], target=problems[1], kind="caused_by"
+    )
 
-    change_journeys = [[], ["submit"], ["submit", "approve"], ["submit", "approve", "implement"],
-                       ["submit", "approve", "implement", "resolve"]]
+    change_journeys = [
+        [],
+        ["submit"],
+        ["submit", "approve"],
+        ["submit", "approve", "implement"],
+        ["submit", "approve", "implement", "resolve"],
+    ]
     changes = []
     for index, title in enumerate(_rounds(CHANGES, 5)):
         ticket = services.create_ticket(
-            actor=as_(agent2, Channel.WEB), desk=it, kind=TicketKind.CHANGE, title=title,
-            description="Plan, rollback and communication are in the attached notes.", impact="medium",
-            urgency="low", team=infra, custom_fields={"change_window": "2026-12-12"},
+            actor=as_(agent2, Channel.WEB),
+            desk=it,
+            kind=TicketKind.CHANGE,
+            title=title,
+            description="Plan, rollback and communication are in the attached notes.",
+            impact="medium",
+            urgency="low",
+            team=infra,
+            custom_fields={"change_window": "2026-12-12"},
         )
         walk(ticket, cab, change_journeys[index % len(change_journeys)])
         changes.append(ticket)
@@ -339,29 +472,53 @@ def load(seed: int = 42) -> None:
     for index, title in enumerate(_rounds(TASKS, 4)):
         parent = changes[index % len(changes)] if index % 2 else problems[index % len(problems)]
         ticket = services.create_ticket(
-            actor=as_(cab, Channel.WEB), desk=it, kind=TicketKind.TASK, title=title, impact="low",
-            urgency="medium", team=infra, parent=parent,
+            actor=as_(cab, Channel.WEB),
+            desk=it,
+            kind=TicketKind.TASK,
+            title=title,
+            impact="low",
+            urgency="medium",
+            team=infra,
+            parent=parent,
         )
-        walk(ticket, rng.choice([agent2, tech]), [[], ["assign"], ["assign", "start"], ["assign", "start", "resolve"]][index % 4])
+        walk(
+            ticket,
+            rng.choice([agent2, tech]),
+            [[], ["assign"], ["assign", "start"], ["assign", "start", "resolve"]][index % 4],
+        )
         made.append((ticket, rng.randint(0, 10)))
 
     for index, (title, cat, who) in enumerate(_rounds(CUSTOMER_ISSUES, 3)):
         requester = customers[who]
         ticket = services.create_ticket(
-            actor=as_(requester, rng.choice([Channel.PORTAL, Channel.EMAIL])), desk=cs,
-            kind=TicketKind.INCIDENT if index % 3 else TicketKind.SERVICE_REQUEST, title=title,
-            description=f"{title}. Could you have a look? Thanks, {requester.name}", impact=rng.choice(levels),
-            urgency=rng.choice(levels), category=cs_cats[cat],
-            custom_fields={"order_number": str(rng.randint(80000, 89999))} if cat.startswith("orders") else {},
+            actor=as_(requester, rng.choice([Channel.PORTAL, Channel.EMAIL])),
+            desk=cs,
+            kind=TicketKind.INCIDENT if index % 3 else TicketKind.SERVICE_REQUEST,
+            title=title,
+            description=f"{title}. Could you have a look? Thanks, {requester.name}",
+            impact=rng.choice(levels),
+            urgency=rng.choice(levels),
+            category=cs_cats[cat],
+            custom_fields={"order_number": str(rng.randint(80000, 89999))}
+            if cat.startswith("orders")
+            else {},
         )
-        staff, team = (support_us, us) if requester.organisation_id == northwind.pk else (support, eu)
+        staff, team = (
+            (support_us, us) if requester.organisation_id == northwind.pk else (support, eu)
+        )
         walk(ticket, staff, journeys[(index + 2) % len(journeys)], team)
         made.append((ticket, rng.randint(0, 15)))
 
     # A duplicate, merged into its original.
     dup = services.create_ticket(
-        actor=as_(employees[0]), desk=it, kind=TicketKind.INCIDENT, title="VPN not working",
-        description="Same as my colleagues I think.", impact="medium", urgency="high", category=it_cats["network-vpn"],
+        actor=as_(employees[0]),
+        desk=it,
+        kind=TicketKind.INCIDENT,
+        title="VPN not working",
+        description="Same as my colleagues I think.",
+        impact="medium",
+        urgency="high",
+        category=it_cats["network-vpn"],
     )
     services.merge_tickets(actor=as_(agent, Channel.WEB), source=dup, target=incidents[1])
     made.append((dup, 0))
@@ -380,7 +537,9 @@ def _age(made: list[tuple[Ticket, int]], rng: random.Random) -> None:
             updated_at=F("updated_at") - shift,
         )
         for field in ("first_response_at", "resolved_at", "closed_at"):
-            Ticket.objects.filter(pk=ticket.pk, **{f"{field}__isnull": False}).update(**{field: F(field) - shift})
+            Ticket.objects.filter(pk=ticket.pk, **{f"{field}__isnull": False}).update(
+                **{field: F(field) - shift}
+            )
         TicketEvent.objects.filter(ticket=ticket).update(created_at=F("created_at") - shift)
         Comment.objects.filter(ticket=ticket).update(created_at=F("created_at") - shift)
 

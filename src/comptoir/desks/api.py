@@ -7,6 +7,7 @@ from ninja import Router, Schema
 
 from comptoir.accounts.permissions import is_staff_on
 from comptoir.core.api import ErrorOut, actor_of
+from comptoir.core.errors import DomainError, NotFound
 from comptoir.desks.selectors import categories_of, desks_visible_to, resolve_desk, teams_visible_to
 
 router = Router(tags=["desks"])
@@ -43,6 +44,14 @@ class TeamOut(Schema):
     lead: str | None = None
 
 
+def _desk_in_path(request: HttpRequest, desk: str):
+    """A desk named in the URL: unknown or invisible is a 404, as for any other resource."""
+    try:
+        return resolve_desk(actor_of(request), desk)
+    except DomainError as exc:
+        raise NotFound("desk", {"desk": desk}) from exc
+
+
 def _desk(desk) -> dict[str, Any]:
     return {
         "id": desk.pk,
@@ -64,16 +73,18 @@ def list_desks(request: HttpRequest):
     return [_desk(d) for d in desks_visible_to(actor_of(request)).order_by("name")]
 
 
-@router.get("/desks/{desk}", response={200: DeskOut, 404: ErrorOut, 422: ErrorOut}, summary="One desk")
+@router.get("/desks/{desk}", response={200: DeskOut, 404: ErrorOut}, summary="One desk")
 def get_desk(request: HttpRequest, desk: str):
-    return _desk(resolve_desk(actor_of(request), desk))
+    return _desk(_desk_in_path(request, desk))
 
 
 @router.get(
-    "/desks/{desk}/categories", response={200: list[CategoryOut], 422: ErrorOut}, summary="A desk's category tree"
+    "/desks/{desk}/categories",
+    response={200: list[CategoryOut], 404: ErrorOut},
+    summary="A desk's category tree",
 )
 def list_categories(request: HttpRequest, desk: str):
-    found = resolve_desk(actor_of(request), desk)
+    found = _desk_in_path(request, desk)
     return list(categories_of(found).values("id", "slug", "name", "path", "parent_id"))
 
 

@@ -28,7 +28,9 @@ def validate_schema(schema: object) -> list[str]:
             continue
         key = field.get("key")
         if not isinstance(key, str) or not KEY_RE.match(key):
-            problems.append(f"Field {index}: key must be lower-case letters, digits and underscores.")
+            problems.append(
+                f"Field {index}: key must be lower-case letters, digits and underscores."
+            )
         elif key in seen:
             problems.append(f"Field {key!r} is defined twice.")
         else:

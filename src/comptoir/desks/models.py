@@ -29,12 +29,18 @@ class Desk(models.Model):
         _("ticket prefix"),
         max_length=10,
         unique=True,
-        validators=[RegexValidator(r"^[A-Z][A-Z0-9]{0,9}$", _("Capital letters and digits, starting with a letter."))],
+        validators=[
+            RegexValidator(
+                r"^[A-Z][A-Z0-9]{0,9}$", _("Capital letters and digits, starting with a letter.")
+            )
+        ],
     )
     description = models.TextField(_("description"), blank=True)
     time_zone = TimeZoneField(_("time zone"))
     serves_all_sites = models.BooleanField(
-        _("serves every site"), default=True, help_text=_("Centralised desk; otherwise only the sites listed.")
+        _("serves every site"),
+        default=True,
+        help_text=_("Centralised desk; otherwise only the sites listed."),
     )
     served_sites = models.ManyToManyField("accounts.Site", blank=True, related_name="desks")
     priority_matrix = models.JSONField(_("priority matrix"), default=default_matrix)
@@ -70,7 +76,9 @@ class Category(models.Model):
     """A node in a desk's category tree (Hardware › Laptop › Battery)."""
 
     desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="categories")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), max_length=80)
     path = models.CharField(_("path"), max_length=500, editable=False)
@@ -82,10 +90,18 @@ class Category(models.Model):
     class Meta:
         ordering = ["desk_id", "path"]
         verbose_name_plural = _("categories")
-        constraints = [models.UniqueConstraint(fields=["desk", "slug"], name="category_unique_slug")]
+        constraints = [
+            models.UniqueConstraint(fields=["desk", "slug"], name="category_unique_slug")
+        ]
 
     def __str__(self) -> str:
         return self.path or self.name
+
+    def save(self, *args, **kwargs):
+        self.path = f"{self.parent.path} › {self.name}" if self.parent_id else self.name
+        super().save(*args, **kwargs)
+        for child in self.children.all():
+            child.save()
 
     def clean(self) -> None:
         if self.parent_id:
@@ -96,9 +112,3 @@ class Category(models.Model):
                 if self.pk and node.pk == self.pk:
                     raise ValidationError({"parent": _("A category cannot be its own ancestor.")})
                 node = node.parent
-
-    def save(self, *args, **kwargs):
-        self.path = f"{self.parent.path} › {self.name}" if self.parent_id else self.name
-        super().save(*args, **kwargs)
-        for child in self.children.all():
-            child.save()

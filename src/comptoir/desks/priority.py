@@ -46,11 +46,17 @@ def validate_matrix(matrix: object) -> list[str]:
             continue
         for urgency in LEVELS:
             value = row.get(urgency)
-            if not isinstance(value, int) or isinstance(value, bool) or value not in Priority.values:
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value not in Priority.values
+            ):
                 problems.append(f"{impact}×{urgency} must be a priority from 1 to 5.")
         extra_urgencies = set(row) - set(LEVELS)
         if extra_urgencies:
-            problems.append(f"Unknown urgency levels for impact {impact!r}: {', '.join(sorted(map(str, extra_urgencies)))}.")
+            problems.append(
+                f"Unknown urgency levels for impact {impact!r}: {', '.join(sorted(map(str, extra_urgencies)))}."
+            )
     extra = set(matrix) - set(LEVELS)
     if extra:
         problems.append(f"Unknown impact levels: {', '.join(sorted(extra))}.")

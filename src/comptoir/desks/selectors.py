@@ -55,7 +55,9 @@ def resolve_category(desk: Desk, value: str | int) -> Category:
     category = categories_of(desk).filter(query).first()
     if category is None:
         raise DomainError(
-            ErrorCode.UNKNOWN_CATEGORY, f"No category {text!r} on desk {desk.slug}.", {"category": text}
+            ErrorCode.UNKNOWN_CATEGORY,
+            f"No category {text!r} on desk {desk.slug}.",
+            {"category": text},
         )
     return category
 
@@ -74,5 +76,7 @@ def resolve_team(desk: Desk, value: str | int) -> Team:
         query |= Q(pk=int(text))
     team = Team.objects.filter(desk=desk).filter(query).first()
     if team is None:
-        raise DomainError(ErrorCode.UNKNOWN_TEAM, f"No team {text!r} on desk {desk.slug}.", {"team": text})
+        raise DomainError(
+            ErrorCode.UNKNOWN_TEAM, f"No team {text!r} on desk {desk.slug}.", {"team": text}
+        )
     return team

@@ -20,7 +20,17 @@ class TicketEventInline(admin.TabularInline):
 class TicketAdmin(admin.ModelAdmin):
     """Read-only: tickets change through the workspace and the API, which keep the timeline."""
 
-    list_display = ("ref", "title", "kind", "status", "priority", "desk", "requester", "assignee", "created_at")
+    list_display = (
+        "ref",
+        "title",
+        "kind",
+        "status",
+        "priority",
+        "desk",
+        "requester",
+        "assignee",
+        "created_at",
+    )
     list_filter = ("desk", "kind", "status_category", "priority")
     search_fields = ("ref", "title")
     list_select_related = ("desk", "requester", "assignee")

@@ -48,7 +48,15 @@ from comptoir.tickets.schemas import (
 
 router = Router(tags=["tickets"])
 
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+ERRORS = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    413: ErrorOut,
+    422: ErrorOut,
+}
 
 
 def _person(value: str | None, field: str) -> User:
@@ -62,7 +70,9 @@ def _ticket_by_ref(actor: Actor, ref: str, field: str) -> Ticket:
     try:
         return selectors.get_ticket_for(actor, ref)
     except DomainError as exc:
-        raise DomainError(ErrorCode.UNKNOWN_TICKET, f"No ticket {ref!r}.", {"field": field}) from exc
+        raise DomainError(
+            ErrorCode.UNKNOWN_TICKET, f"No ticket {ref!r}.", {"field": field}
+        ) from exc
 
 
 def _detail(actor: Actor, ref: str) -> dict:
@@ -79,7 +89,9 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
     staff = is_staff_on(actor, desk.pk)
     for field in ("requester", "team", "parent"):
         if getattr(payload, field) and not staff:
-            raise DomainError(ErrorCode.FIELD_NOT_ALLOWED, f"Only agents set {field}.", {"field": field})
+            raise DomainError(
+                ErrorCode.FIELD_NOT_ALLOWED, f"Only agents set {field}.", {"field": field}
+            )
     ticket = services.create_ticket(
         actor=actor,
         desk=desk,
@@ -104,17 +116,25 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 class TicketFilters(Schema):
-    desk: list[str] = Field(default_factory=list, description="Desk slug, prefix or id; repeatable.")
+    desk: list[str] = Field(
+        default_factory=list, description="Desk slug, prefix or id; repeatable."
+    )
     kind: list[Kind] = Field(default_factory=list)  # type: ignore[valid-type]
     status: list[str] = Field(default_factory=list, description="A lifecycle state; repeatable.")
-    status_category: list[StatusCategory] = Field(default_factory=list, description="open, pending, resolved, closed.")
-    priority: list[int] = Field(default_factory=list, description="1 (critical) to 5 (planning); repeatable.")
+    status_category: list[StatusCategory] = Field(
+        default_factory=list, description="open, pending, resolved, closed."
+    )
+    priority: list[int] = Field(
+        default_factory=list, description="1 (critical) to 5 (planning); repeatable."
+    )
     assignee: str | None = Field(None, description="Email or id, 'me', or 'none' for unassigned.")
     team: str | None = Field(None, description="Team slug or id (with one desk) or id.")
     requester: str | None = Field(None, description="Email or id.")
     organisation: str | None = Field(None, description="Organisation slug or id.")
     tag: str | None = None
-    created_after: datetime | None = Field(None, description="ISO 8601 date or time; without an offset, UTC.")
+    created_after: datetime | None = Field(
+        None, description="ISO 8601 date or time; without an offset, UTC."
+    )
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
@@ -131,7 +151,11 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
     desks: list[Desk] = [resolve_desk(actor, d) for d in filters.desk]
     unknown_states = sorted(set(filters.status) - set(ALL_STATES))
     if unknown_states:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, f"Unknown status: {', '.join(unknown_states)}.", {"field": "status"})
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Unknown status: {', '.join(unknown_states)}.",
+            {"field": "status"},
+        )
     query: dict = {
         "kind": [str(k) for k in filters.kind],
         "status": filters.status,
@@ -159,13 +183,17 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
             query["team_id"] = resolve_team(desks[0], filters.team).pk
         elif filters.team.isdigit():
             query["team_id"] = int(filters.team)
-        else:
-            team = Team.objects.filter(slug=filters.team).first()
-            query["team_id"] = team.pk if team else 0
+        else:  # a slug is unique per desk only: every team of that name
+            query["team_id"] = list(
+                Team.objects.filter(slug=filters.team).values_list("pk", flat=True)
+            ) or [0]
     if filters.organisation:
-        org = Organisation.objects.filter(
-            pk=int(filters.organisation) if filters.organisation.isdigit() else None
-        ).first() or Organisation.objects.filter(slug=filters.organisation).first()
+        org = (
+            Organisation.objects.filter(
+                pk=int(filters.organisation) if filters.organisation.isdigit() else None
+            ).first()
+            or Organisation.objects.filter(slug=filters.organisation).first()
+        )
         query["organisation_id"] = org.pk if org else 0
     tickets = selectors.filter_tickets(actor, desk_ids=[d.pk for d in desks] or None, **query)
     field, descending, is_dt = selectors.SORT_KEYS[filters.sort.value]
@@ -177,7 +205,11 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         cursor=filters.cursor,
         limit=limit,
     )
-    return {"items": [ticket_out(actor, t) for t in rows], "next_cursor": next_cursor, "limit": limit}
+    return {
+        "items": [ticket_out(actor, t) for t in rows],
+        "next_cursor": next_cursor,
+        "limit": limit,
+    }
 
 
 # --- one ticket ------------------------------------------------------------------------------
@@ -188,7 +220,9 @@ def get_ticket(request: HttpRequest, ref: str):
     return _detail(actor_of(request), ref)
 
 
-@router.patch("/{ref}", response={200: TicketDetailOut, **ERRORS}, summary="Change fields (never the status)")
+@router.patch(
+    "/{ref}", response={200: TicketDetailOut, **ERRORS}, summary="Change fields (never the status)"
+)
 def update_ticket(request: HttpRequest, ref: str, payload: TicketPatch):
     actor = actor_of(request)
     with transaction.atomic():
@@ -204,48 +238,72 @@ def update_ticket(request: HttpRequest, ref: str, payload: TicketPatch):
                 changes[key] = _person(value, "requester")
             elif key in ("impact", "urgency") and value is not None:
                 changes[key] = str(value.value if hasattr(value, "value") else value)
-            elif key in ("title", "description", "impact", "urgency", "tags", "custom_fields") and value is None:
-                raise DomainError(ErrorCode.VALIDATION_ERROR, f"{key} cannot be null.", {"field": key})
+            elif (
+                key in ("title", "description", "impact", "urgency", "tags", "custom_fields")
+                and value is None
+            ):
+                raise DomainError(
+                    ErrorCode.VALIDATION_ERROR, f"{key} cannot be null.", {"field": key}
+                )
             else:
                 changes[key] = value
         services.update_ticket(actor=actor, ticket=ticket, changes=changes)
     return _detail(actor, ref)
 
 
-@router.get("/{ref}/events", response={200: list[EventOut], **ERRORS}, summary="The ticket's timeline")
+@router.get(
+    "/{ref}/events", response={200: list[EventOut], **ERRORS}, summary="The ticket's timeline"
+)
 def list_events(request: HttpRequest, ref: str):
     actor = actor_of(request)
     ticket = selectors.get_ticket_for(actor, ref)
     return [event_out(e) for e in selectors.events_visible_to(actor, ticket)]
 
 
-@router.get("/{ref}/comments", response={200: list[CommentOut], **ERRORS}, summary="Replies and notes")
+@router.get(
+    "/{ref}/comments", response={200: list[CommentOut], **ERRORS}, summary="Replies and notes"
+)
 def list_comments(request: HttpRequest, ref: str):
     actor = actor_of(request)
     ticket = selectors.get_ticket_for(actor, ref)
     staff = is_staff_on(actor, ticket.desk_id)
     return [
-        comment_out(c, ticket.ref, show_internal_files=staff) for c in selectors.comments_visible_to(actor, ticket)
+        comment_out(c, ticket.ref, show_internal_files=staff)
+        for c in selectors.comments_visible_to(actor, ticket)
     ]
 
 
-@router.post("/{ref}/comments", response={201: CommentOut, **ERRORS}, summary="Reply, or add an internal note")
+@router.post(
+    "/{ref}/comments",
+    response={201: CommentOut, **ERRORS},
+    summary="Reply, or add an internal note",
+)
 def add_comment(request: HttpRequest, ref: str, payload: CommentIn):
     actor = actor_of(request)
     with transaction.atomic():
         ticket = selectors.get_ticket_for(actor, ref, for_update=True)
-        comment = services.add_comment(actor=actor, ticket=ticket, body=payload.body, public=payload.public)
+        comment = services.add_comment(
+            actor=actor, ticket=ticket, body=payload.body, public=payload.public
+        )
     return Status(201, comment_out(comment, ticket.ref, show_internal_files=True))
 
 
-@router.get("/{ref}/attachments", response={200: list[AttachmentOut], **ERRORS}, summary="Files of the ticket")
+@router.get(
+    "/{ref}/attachments",
+    response={200: list[AttachmentOut], **ERRORS},
+    summary="Files of the ticket",
+)
 def list_attachments(request: HttpRequest, ref: str):
     actor = actor_of(request)
     ticket = selectors.get_ticket_for(actor, ref)
-    return [attachment_ref_out(a, ticket.ref) for a in selectors.attachments_visible_to(actor, ticket)]
+    return [
+        attachment_ref_out(a, ticket.ref) for a in selectors.attachments_visible_to(actor, ticket)
+    ]
 
 
-@router.post("/{ref}/attachments", response={201: list[AttachmentOut], **ERRORS}, summary="Attach files")
+@router.post(
+    "/{ref}/attachments", response={201: list[AttachmentOut], **ERRORS}, summary="Attach files"
+)
 def add_attachments(
     request: HttpRequest,
     ref: str,
@@ -254,14 +312,22 @@ def add_attachments(
 ):
     actor = actor_of(request)
     if not file:
-        raise DomainError(ErrorCode.ATTACHMENT_MISSING, "Send at least one file in the 'file' field.")
+        raise DomainError(
+            ErrorCode.ATTACHMENT_MISSING, "Send at least one file in the 'file' field."
+        )
     created: list = []
     try:
         with transaction.atomic():
             ticket = selectors.get_ticket_for(actor, ref, for_update=True)
             for f in file:
-                upload = services.Upload(stream=f.file, name=f.name, declared_type=f.content_type, size=f.size)
-                created.append(services.add_attachment(actor=actor, ticket=ticket, upload=upload, public=public))
+                upload = services.Upload(
+                    stream=f.file, name=f.name, declared_type=f.content_type, size=f.size
+                )
+                created.append(
+                    services.add_attachment(
+                        actor=actor, ticket=ticket, upload=upload, public=public
+                    )
+                )
     except Exception:
         # One file refused undoes the whole upload: the rows roll back, the stored bytes go too.
         for attachment in created:
@@ -280,7 +346,10 @@ def download_attachment(request: HttpRequest, ref: str, attachment_id: int):
     ticket = selectors.get_ticket_for(actor, ref)
     attachment = selectors.get_attachment_for(actor, ticket, attachment_id)
     response = FileResponse(
-        attachment.file.open("rb"), as_attachment=True, filename=attachment.filename, content_type=attachment.content_type
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -291,7 +360,11 @@ def download_attachment(request: HttpRequest, ref: str, attachment_id: int):
 # --- actions ---------------------------------------------------------------------------------
 
 
-@router.post("/{ref}/assign", response={200: TicketDetailOut, **ERRORS}, summary="Assign to a team and/or an agent")
+@router.post(
+    "/{ref}/assign",
+    response={200: TicketDetailOut, **ERRORS},
+    summary="Assign to a team and/or an agent",
+)
 def assign(request: HttpRequest, ref: str, payload: AssignIn):
     actor = actor_of(request)
     with transaction.atomic():
@@ -306,7 +379,9 @@ def assign(request: HttpRequest, ref: str, payload: AssignIn):
     return _detail(actor, ref)
 
 
-@router.post("/{ref}/link", response={200: TicketDetailOut, **ERRORS}, summary="Link to another ticket")
+@router.post(
+    "/{ref}/link", response={200: TicketDetailOut, **ERRORS}, summary="Link to another ticket"
+)
 def link(request: HttpRequest, ref: str, payload: LinkIn):
     actor = actor_of(request)
     with transaction.atomic():
@@ -326,7 +401,9 @@ def unlink(request: HttpRequest, ref: str, payload: LinkIn):
     return _detail(actor, ref)
 
 
-@router.post("/{ref}/merge", response={200: TicketDetailOut, **ERRORS}, summary="Merge into another ticket")
+@router.post(
+    "/{ref}/merge", response={200: TicketDetailOut, **ERRORS}, summary="Merge into another ticket"
+)
 def merge(request: HttpRequest, ref: str, payload: MergeIn):
     actor = actor_of(request)
     with transaction.atomic():

@@ -62,6 +62,8 @@ class Lifecycle:
     initial: str
     states: dict[str, State]
     transitions: dict[str, Transition] = field(default_factory=dict)
+    #: Pending states that wait on the requester: their public reply resumes the ticket.
+    waiting_on_requester: frozenset[str] = frozenset()
 
     def state(self, name: str) -> State:
         return self.states[name]
@@ -82,7 +84,12 @@ class Lifecycle:
         return [s.name for s in self.states.values() if s.category in categories]
 
 
-O, P, R, C = StatusCategory.OPEN, StatusCategory.PENDING, StatusCategory.RESOLVED, StatusCategory.CLOSED
+O, P, R, C = (  # noqa: E741 (short names keep the state tables readable)
+    StatusCategory.OPEN,
+    StatusCategory.PENDING,
+    StatusCategory.RESOLVED,
+    StatusCategory.CLOSED,
+)
 
 MERGED = "merged"
 COMMON_END_STATES = {
@@ -93,7 +100,13 @@ COMMON_END_STATES = {
 }
 
 
-def _build(kind: str, initial: str, states: list[State], transitions: list[Transition]) -> Lifecycle:
+def _build(
+    kind: str,
+    initial: str,
+    states: list[State],
+    transitions: list[Transition],
+    waiting_on_requester: frozenset[str] = frozenset(),
+) -> Lifecycle:
     all_states = {s.name: s for s in states} | COMMON_END_STATES
     live = frozenset(n for n, s in all_states.items() if s.category in (O, P))
     merge = Transition("merge", live, MERGED, _("Merge"))
@@ -102,7 +115,13 @@ def _build(kind: str, initial: str, states: list[State], transitions: list[Trans
         unknown = (t.sources | {t.target}) - set(all_states)
         if unknown:  # a mistake here is a programming error, caught at import time
             raise ValueError(f"{kind}.{t.action} names unknown states {unknown}")
-    return Lifecycle(kind=kind, initial=initial, states=all_states, transitions=table)
+    return Lifecycle(
+        kind=kind,
+        initial=initial,
+        states=all_states,
+        transitions=table,
+        waiting_on_requester=waiting_on_requester,
+    )
 
 
 def _fs(*names: str) -> frozenset[str]:
@@ -120,11 +139,15 @@ _SUPPORT_STATES = [
 _SUPPORT_TRANSITIONS = [
     Transition("start", _fs("new"), "in_progress", _("Start work")),
     Transition(
-        "wait_for_customer", _fs("new", "in_progress", "waiting_vendor"), "waiting_customer",
+        "wait_for_customer",
+        _fs("new", "in_progress", "waiting_vendor"),
+        "waiting_customer",
         _("Wait for customer"),
     ),
     Transition(
-        "wait_for_vendor", _fs("new", "in_progress", "waiting_customer"), "waiting_vendor",
+        "wait_for_vendor",
+        _fs("new", "in_progress", "waiting_customer"),
+        "waiting_vendor",
         _("Wait for vendor"),
     ),
     Transition("resume", _fs("waiting_customer", "waiting_vendor"), "in_progress", _("Resume")),
@@ -134,8 +157,12 @@ _SUPPORT_TRANSITIONS = [
     Transition("cancel", _fs(*_WORKING), "cancelled", _("Cancel"), Who.REQUESTER),
 ]
 
-INCIDENT = _build("incident", "new", _SUPPORT_STATES, _SUPPORT_TRANSITIONS)
-SERVICE_REQUEST = _build("service_request", "new", _SUPPORT_STATES, _SUPPORT_TRANSITIONS)
+INCIDENT = _build(
+    "incident", "new", _SUPPORT_STATES, _SUPPORT_TRANSITIONS, frozenset({"waiting_customer"})
+)
+SERVICE_REQUEST = _build(
+    "service_request", "new", _SUPPORT_STATES, _SUPPORT_TRANSITIONS, frozenset({"waiting_customer"})
+)
 
 PROBLEM = _build(
     "problem",
@@ -147,9 +174,14 @@ PROBLEM = _build(
     ],
     [
         Transition("investigate", _fs("new"), "investigating", _("Investigate")),
-        Transition("mark_known_error", _fs("new", "investigating"), "known_error", _("Mark as known error")),
         Transition(
-            "resolve", _fs("new", "investigating", "known_error"), "resolved", _("Resolve"),
+            "mark_known_error", _fs("new", "investigating"), "known_error", _("Mark as known error")
+        ),
+        Transition(
+            "resolve",
+            _fs("new", "investigating", "known_error"),
+            "resolved",
+            _("Resolve"),
             needs=("resolution",),
         ),
         Transition("reopen", _fs("resolved", "closed"), "investigating", _("Reopen")),
@@ -173,7 +205,9 @@ CHANGE = _build(
         Transition("approve", _fs("assessment"), "approved", _("Approve"), Who.APPROVER),
         Transition("reject", _fs("assessment"), "rejected", _("Reject"), Who.APPROVER, ("reason",)),
         Transition("implement", _fs("approved"), "implementing", _("Start implementation")),
-        Transition("resolve", _fs("implementing"), "resolved", _("Complete"), needs=("resolution",)),
+        Transition(
+            "resolve", _fs("implementing"), "resolved", _("Complete"), needs=("resolution",)
+        ),
         Transition("reopen", _fs("resolved", "closed"), "implementing", _("Reopen")),
         Transition("close", _fs("resolved"), "closed", _("Close")),
         Transition("cancel", _fs("new", "assessment", "approved"), "cancelled", _("Cancel")),
@@ -192,7 +226,13 @@ TASK = _build(
         Transition("start", _fs("new"), "in_progress", _("Start work")),
         Transition("wait", _fs("new", "in_progress"), "waiting", _("Wait")),
         Transition("resume", _fs("waiting"), "in_progress", _("Resume")),
-        Transition("resolve", _fs("new", "in_progress", "waiting"), "resolved", _("Complete"), needs=("resolution",)),
+        Transition(
+            "resolve",
+            _fs("new", "in_progress", "waiting"),
+            "resolved",
+            _("Complete"),
+            needs=("resolution",),
+        ),
         Transition("reopen", _fs("resolved", "closed"), "in_progress", _("Reopen")),
         Transition("close", _fs("resolved"), "closed", _("Close")),
         Transition("cancel", _fs("new", "in_progress", "waiting"), "cancelled", _("Cancel")),

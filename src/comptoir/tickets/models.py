@@ -38,7 +38,9 @@ class Ticket(models.Model):
     ref = models.CharField(max_length=24, unique=True)
     kind = models.CharField(max_length=20, choices=TicketKind.choices)
     status = models.CharField(max_length=30, choices=[(s, s) for s in ALL_STATES])
-    status_category = models.CharField(max_length=10, choices=[(c.value, c.value) for c in StatusCategory])
+    status_category = models.CharField(
+        max_length=10, choices=[(c.value, c.value) for c in StatusCategory]
+    )
     title = models.CharField(_("title"), max_length=250)
     description = models.TextField(_("description"), blank=True)
     description_html = models.TextField(blank=True, editable=False)
@@ -47,10 +49,18 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
     )
     organisation = models.ForeignKey(
-        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
+        "accounts.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tickets",
     )
-    site = models.ForeignKey("accounts.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    channel = models.CharField(max_length=20, choices=TicketChannel.choices, default=TicketChannel.WEB)
+    site = models.ForeignKey(
+        "accounts.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(
+        max_length=20, choices=TicketChannel.choices, default=TicketChannel.WEB
+    )
 
     impact = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
     urgency = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
@@ -58,17 +68,31 @@ class Ticket(models.Model):
     priority_overridden = models.BooleanField(default=False)
     priority_reason = models.CharField(max_length=500, blank=True)
 
-    category = models.ForeignKey("desks.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="tickets")
-    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    category = models.ForeignKey(
+        "desks.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
     )
-    watchers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="watched_tickets")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="watched_tickets"
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
     custom_fields = models.JSONField(default=dict, blank=True)
 
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    )
 
     resolution = models.TextField(blank=True)
     created_at = models.DateTimeField(db_index=True)
@@ -79,9 +103,14 @@ class Ticket(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["desk", "number"], name="ticket_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["desk", "number"], name="ticket_unique_number")
+        ]
         indexes = [
-            models.Index(fields=["desk", "status_category", "priority", "created_at"], name="tk_desk_cat_prio"),
+            models.Index(
+                fields=["desk", "status_category", "priority", "created_at"],
+                name="tk_desk_cat_prio",
+            ),
             models.Index(fields=["desk", "created_at", "id"], name="tk_desk_created"),
             models.Index(fields=["desk", "updated_at", "id"], name="tk_desk_updated"),
             models.Index(fields=["assignee", "status_category", "created_at"], name="tk_assignee"),
@@ -124,7 +153,9 @@ class TicketLink(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["source", "target", "kind"], name="ticketlink_unique"),
-            models.CheckConstraint(condition=~models.Q(source=models.F("target")), name="ticketlink_not_self"),
+            models.CheckConstraint(
+                condition=~models.Q(source=models.F("target")), name="ticketlink_not_self"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -142,7 +173,9 @@ class Comment(models.Model):
     body = models.TextField()
     body_html = models.TextField(editable=False)
     public = models.BooleanField(default=True)
-    channel = models.CharField(max_length=20, choices=TicketChannel.choices, default=TicketChannel.WEB)
+    channel = models.CharField(
+        max_length=20, choices=TicketChannel.choices, default=TicketChannel.WEB
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -160,7 +193,9 @@ def attachment_path(instance: Attachment, filename: str) -> str:
 
 class Attachment(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
-    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments")
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -211,7 +246,9 @@ class TicketEvent(models.Model):
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     public = models.BooleanField(default=False)
-    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     class Meta:

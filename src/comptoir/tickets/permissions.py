@@ -16,7 +16,18 @@ if TYPE_CHECKING:
 REQUESTER_FIELDS = frozenset({"title", "description"})
 #: Every field PATCH accepts.
 EDITABLE_FIELDS = frozenset(
-    {"title", "description", "impact", "urgency", "priority", "category", "tags", "custom_fields", "watchers", "requester"}
+    {
+        "title",
+        "description",
+        "impact",
+        "urgency",
+        "priority",
+        "category",
+        "tags",
+        "custom_fields",
+        "watchers",
+        "requester",
+    }
 )
 
 
@@ -40,7 +51,10 @@ def can_create_for_others(actor: Actor, desk: Desk) -> bool:
 def editable_fields(actor: Actor, ticket: Ticket) -> frozenset[str]:
     if is_staff_on(actor, ticket.desk_id):
         return EDITABLE_FIELDS
-    if is_requester_of(actor, ticket) and ticket.status_category in (StatusCategory.OPEN, StatusCategory.PENDING):
+    if is_requester_of(actor, ticket) and ticket.status_category in (
+        StatusCategory.OPEN,
+        StatusCategory.PENDING,
+    ):
         return REQUESTER_FIELDS
     return frozenset()
 

@@ -84,19 +84,25 @@ class TicketPatch(Schema):
     description: str | None = Field(None, max_length=100_000)
     impact: LevelIn | None = None
     urgency: LevelIn | None = None
-    priority: int | None = Field(None, ge=1, le=5, description="An override; send null to return to the matrix.")
+    priority: int | None = Field(
+        None, ge=1, le=5, description="An override; send null to return to the matrix."
+    )
     priority_reason: str | None = Field(None, max_length=500)
     category: str | None = None
     tags: list[str] | None = None
     custom_fields: dict[str, Any] | None = None
-    watchers: list[str] | None = Field(None, description="Emails of the people who follow the ticket.")
+    watchers: list[str] | None = Field(
+        None, description="Emails of the people who follow the ticket."
+    )
     requester: str | None = None
 
 
 class ActionIn(Schema):
     resolution: str | None = Field(None, max_length=100_000)
     reason: str | None = Field(None, max_length=2000)
-    comment: str | None = Field(None, max_length=100_000, description="A public reply posted with the action.")
+    comment: str | None = Field(
+        None, max_length=100_000, description="A public reply posted with the action."
+    )
 
 
 class AssignIn(Schema):
@@ -247,13 +253,18 @@ def ticket_out(actor: Actor, ticket: Ticket, *, tags: list[str] | None = None) -
         "priority": ticket.priority,
         "priority_overridden": ticket.priority_overridden,
         "priority_reason": ticket.priority_reason if internal else "",
-        "category": {"id": category.pk, "slug": category.slug, "path": category.path} if category else None,
+        "category": {"id": category.pk, "slug": category.slug, "path": category.path}
+        if category
+        else None,
         "team": {"id": team.pk, "slug": team.slug, "name": team.name} if team else None,
         "assignee": user_ref(ticket.assignee),
         "tags": tags if tags is not None else [t.name for t in ticket.tags.all()],
         "custom_fields": ticket.custom_fields,
-        "parent": ticket.parent.ref if ticket.parent_id and ticket.parent else None,
-        "merged_into": ticket.merged_into.ref if ticket.merged_into_id and ticket.merged_into else None,
+        # The parent (a problem, a change) is the desk's business; the requester sees their ticket.
+        "parent": ticket.parent.ref if internal and ticket.parent_id and ticket.parent else None,
+        "merged_into": ticket.merged_into.ref
+        if ticket.merged_into_id and ticket.merged_into
+        else None,
         "resolution": ticket.resolution,
         "created_at": ticket.created_at,
         "updated_at": ticket.updated_at,
@@ -264,7 +275,9 @@ def ticket_out(actor: Actor, ticket: Ticket, *, tags: list[str] | None = None) -
     }
 
 
-def ticket_detail_out(actor: Actor, ticket: Ticket, visible_ids: set[int] | None = None) -> dict[str, Any]:
+def ticket_detail_out(
+    actor: Actor, ticket: Ticket, visible_ids: set[int] | None = None
+) -> dict[str, Any]:
     data = ticket_out(actor, ticket)
     internal = perms.can_view_internal(actor, ticket)
     data["watchers"] = [user_ref(u) for u in ticket.watchers.all()] if internal else []
@@ -277,10 +290,22 @@ def ticket_detail_out(actor: Actor, ticket: Ticket, visible_ids: set[int] | None
     links: list[dict[str, Any]] = []
     if internal:
         for link in ticket.links_out.select_related("target"):
-            links.append({"kind": link.kind, "ref": link.target.ref, "title": link.target.title, "status": link.target.status})
+            links.append(
+                {
+                    "kind": link.kind,
+                    "ref": link.target.ref,
+                    "title": link.target.title,
+                    "status": link.target.status,
+                }
+            )
         for link in ticket.links_in.select_related("source"):
             links.append(
-                {"kind": f"{link.kind}:inverse", "ref": link.source.ref, "title": link.source.title, "status": link.source.status}
+                {
+                    "kind": f"{link.kind}:inverse",
+                    "ref": link.source.ref,
+                    "title": link.source.title,
+                    "status": link.source.status,
+                }
             )
     data["links"] = links
     return data
@@ -297,7 +322,9 @@ def comment_out(comment: Comment, ref: str, *, show_internal_files: bool) -> dic
         "channel": comment.channel,
         "created_at": comment.created_at,
         "attachments": [
-            attachment_ref_out(a, ref) for a in comment.attachments.all() if a.public or show_internal_files
+            attachment_ref_out(a, ref)
+            for a in comment.attachments.all()
+            if a.public or show_internal_files
         ],
     }
 

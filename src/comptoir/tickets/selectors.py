@@ -104,7 +104,9 @@ SORT_KEYS = {
 }
 
 
-def filter_tickets(actor: Actor, *, desk_ids: list[int] | None = None, **filters) -> QuerySet[Ticket]:
+def filter_tickets(
+    actor: Actor, *, desk_ids: list[int] | None = None, **filters
+) -> QuerySet[Ticket]:
     """Tickets visible to ``actor`` narrowed by list filters (already resolved to ids)."""
     if desk_ids and len(desk_ids) == 1:
         tickets = tickets_of_desk_for(actor, desk_ids[0])
@@ -117,7 +119,6 @@ def filter_tickets(actor: Actor, *, desk_ids: list[int] | None = None, **filters
         "status": "status__in",
         "status_category": "status_category__in",
         "priority": "priority__in",
-        "team_id": "team_id",
         "requester_id": "requester_id",
         "organisation_id": "organisation_id",
         "created_after": "created_at__gte",
@@ -129,9 +130,18 @@ def filter_tickets(actor: Actor, *, desk_ids: list[int] | None = None, **filters
         value = filters.get(name)
         if value not in (None, [], ""):
             tickets = tickets.filter(**{lookup: value})
+    team = filters.get("team_id")
+    if isinstance(team, list):
+        tickets = tickets.filter(team_id__in=team)
+    elif team is not None:
+        tickets = tickets.filter(team_id=team)
     if "assignee_id" in filters:
         assignee = filters["assignee_id"]
-        tickets = tickets.filter(assignee__isnull=True) if assignee is None else tickets.filter(assignee_id=assignee)
+        tickets = (
+            tickets.filter(assignee__isnull=True)
+            if assignee is None
+            else tickets.filter(assignee_id=assignee)
+        )
     if filters.get("tag"):
         tickets = tickets.filter(tags__name=filters["tag"].strip().lower())
     return tickets

@@ -112,7 +112,10 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
     for raw in tags:
         name = " ".join(str(raw).split()).lower()
         if not TAG_RE.match(name):
-            raise _invalid(f"Tag {raw!r} is not valid: letters, digits, '.', '-' and spaces, 50 at most.", field="tags")
+            raise _invalid(
+                f"Tag {raw!r} is not valid: letters, digits, '.', '-' and spaces, 50 at most.",
+                field="tags",
+            )
         if name not in names:
             names.append(name)
     if len(names) > MAX_TAGS:
@@ -129,10 +132,16 @@ def _tag_objects(names: list[str]) -> list[Tag]:
     return [existing[n] for n in names]
 
 
-def _custom_fields(desk: Desk, kind: str, values: dict[str, Any] | None, *, partial: bool) -> dict[str, Any]:
-    cleaned, errors = clean_custom_fields(desk.custom_fields or [], kind, values or {}, partial=partial)
+def _custom_fields(
+    desk: Desk, kind: str, values: dict[str, Any] | None, *, partial: bool
+) -> dict[str, Any]:
+    cleaned, errors = clean_custom_fields(
+        desk.custom_fields or [], kind, values or {}, partial=partial
+    )
     if errors:
-        raise DomainError(ErrorCode.CUSTOM_FIELD_INVALID, "Some custom fields are not valid.", {"fields": errors})
+        raise DomainError(
+            ErrorCode.CUSTOM_FIELD_INVALID, "Some custom fields are not valid.", {"fields": errors}
+        )
     return cleaned
 
 
@@ -169,26 +178,42 @@ def create_ticket(
     if kind not in TicketKind.values:
         raise _invalid(f"Unknown ticket kind {kind!r}.", field="kind")
     if not desk.is_active:
-        raise DomainError(ErrorCode.UNKNOWN_DESK, f"The desk {desk.slug} is closed.", {"desk": desk.slug})
+        raise DomainError(
+            ErrorCode.UNKNOWN_DESK, f"The desk {desk.slug} is closed.", {"desk": desk.slug}
+        )
     if not perms.can_create_ticket_on(actor, desk):
         raise PermissionDenied("You may not open tickets on this desk.")
     staff = is_staff_on(actor, desk.pk)
     if kind in (TicketKind.PROBLEM, TicketKind.CHANGE, TicketKind.TASK) and not staff:
-        raise PermissionDenied("Only the desk's staff open problems, changes and tasks.", {"field": "kind"})
+        raise PermissionDenied(
+            "Only the desk's staff open problems, changes and tasks.", {"field": "kind"}
+        )
     if requester is None:
         requester = actor.user
         if requester is None:
             raise _invalid("A requester is required.", field="requester")
     elif requester != actor.user and not perms.can_create_for_others(actor, desk):
-        raise DomainError(ErrorCode.FIELD_NOT_ALLOWED, "Only agents open tickets for someone else.", {"field": "requester"})
+        raise DomainError(
+            ErrorCode.FIELD_NOT_ALLOWED,
+            "Only agents open tickets for someone else.",
+            {"field": "requester"},
+        )
     if not requester.is_active:
-        raise DomainError(ErrorCode.UNKNOWN_USER, "The requester's account is disabled.", {"field": "requester"})
+        raise DomainError(
+            ErrorCode.UNKNOWN_USER, "The requester's account is disabled.", {"field": "requester"}
+        )
     if team is not None and (not staff or team.desk_id != desk.pk):
         raise DomainError(ErrorCode.UNKNOWN_TEAM, "No such team on this desk.", {"field": "team"})
-    if category is not None and category.desk_id != desk.pk:
-        raise DomainError(ErrorCode.UNKNOWN_CATEGORY, "The category belongs to another desk.", {"field": "category"})
+    if category is not None and (category.desk_id != desk.pk or not category.is_active):
+        raise DomainError(
+            ErrorCode.UNKNOWN_CATEGORY,
+            "No such active category on this desk.",
+            {"field": "category"},
+        )
     if parent is not None and not staff:
-        raise DomainError(ErrorCode.FIELD_NOT_ALLOWED, "Only agents set a parent ticket.", {"field": "parent"})
+        raise DomainError(
+            ErrorCode.FIELD_NOT_ALLOWED, "Only agents set a parent ticket.", {"field": "parent"}
+        )
 
     title = _clean_text(title, "title", required=True, limit=MAX_TITLE)
     description = _clean_text(description, "description", required=False, limit=MAX_BODY)
@@ -218,7 +243,9 @@ def create_ticket(
         urgency=urgency,
         priority=priority_for(desk.priority_matrix, impact, urgency),
         category=category,
-        team=team or (category.default_team if category and category.default_team_id else None) or desk.default_team,
+        team=team
+        or (category.default_team if category and category.default_team_id else None)
+        or desk.default_team,
         custom_fields=fields,
         parent=parent,
         created_at=now,
@@ -257,7 +284,9 @@ class _Changes:
     actor: Actor
     fields: list[str]
 
-    def event(self, kind: str, before: dict[str, Any], after: dict[str, Any], *, public: bool = False) -> None:
+    def event(
+        self, kind: str, before: dict[str, Any], after: dict[str, Any], *, public: bool = False
+    ) -> None:
         _record(self.ticket, self.actor, kind, before=before, after=after, public=public)
 
 
@@ -286,20 +315,34 @@ def _update_ticket(actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> Tic
         if not allowed:
             raise PermissionDenied("You may not change this ticket.")
         raise DomainError(
-            ErrorCode.FIELD_NOT_ALLOWED, f"You may not change: {', '.join(refused)}.", {"fields": refused}
+            ErrorCode.FIELD_NOT_ALLOWED,
+            f"You may not change: {', '.join(refused)}.",
+            {"fields": refused},
         )
     if ticket.status_category == StatusCategory.CLOSED:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "A closed ticket cannot be changed.", {"status": ticket.status})
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "A closed ticket cannot be changed.",
+            {"status": ticket.status},
+        )
 
     log = _Changes(ticket, actor, [])
     update_fields: list[str] = []
     for field in ("title", "description"):
         if field in changes:
             value = _clean_text(
-                changes[field], field, required=field == "title", limit=MAX_TITLE if field == "title" else MAX_BODY
+                changes[field],
+                field,
+                required=field == "title",
+                limit=MAX_TITLE if field == "title" else MAX_BODY,
             )
             if value != getattr(ticket, field):
-                log.event(EventKind.FIELD_CHANGED, {field: getattr(ticket, field)}, {field: value}, public=True)
+                log.event(
+                    EventKind.FIELD_CHANGED,
+                    {field: getattr(ticket, field)},
+                    {field: value},
+                    public=True,
+                )
                 setattr(ticket, field, value)
                 update_fields.append(field)
                 if field == "description":
@@ -329,7 +372,9 @@ def _update_ticket(actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> Tic
                     {"field": "priority_reason"},
                 )
             ticket.priority_overridden = True
-            ticket.priority_reason = _clean_text(reason, "priority_reason", required=True, limit=500)
+            ticket.priority_reason = _clean_text(
+                reason, "priority_reason", required=True, limit=500
+            )
             ticket.priority = wanted
         update_fields += ["priority_overridden", "priority_reason", "priority"]
     if not ticket.priority_overridden:
@@ -350,33 +395,52 @@ def _update_ticket(actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> Tic
     if "category" in changes:
         category = changes["category"]
         if category is not None and category.desk_id != ticket.desk_id:
-            raise DomainError(ErrorCode.UNKNOWN_CATEGORY, "The category belongs to another desk.", {"field": "category"})
+            raise DomainError(
+                ErrorCode.UNKNOWN_CATEGORY,
+                "The category belongs to another desk.",
+                {"field": "category"},
+            )
         new_id = category.pk if category else None
         if new_id != ticket.category_id:
-            log.event(EventKind.FIELD_CHANGED, {"category": ticket.category_id}, {"category": new_id})
+            log.event(
+                EventKind.FIELD_CHANGED, {"category": ticket.category_id}, {"category": new_id}
+            )
             ticket.category = category
             update_fields.append("category")
 
     if "custom_fields" in changes:
-        cleaned = _custom_fields(ticket.desk, ticket.kind, changes["custom_fields"] or {}, partial=True)
+        cleaned = _custom_fields(
+            ticket.desk, ticket.kind, changes["custom_fields"] or {}, partial=True
+        )
         merged = {**ticket.custom_fields, **cleaned}
         for key, value in (changes["custom_fields"] or {}).items():
             if value in (None, "") and key in merged:
                 del merged[key]
         if merged != ticket.custom_fields:
-            log.event(EventKind.FIELD_CHANGED, {"custom_fields": ticket.custom_fields}, {"custom_fields": merged})
+            log.event(
+                EventKind.FIELD_CHANGED,
+                {"custom_fields": ticket.custom_fields},
+                {"custom_fields": merged},
+            )
             ticket.custom_fields = merged
             update_fields.append("custom_fields")
 
     if "requester" in changes:
         requester = changes["requester"]
         if requester is None or not requester.is_active:
-            raise DomainError(ErrorCode.UNKNOWN_USER, "No such active person.", {"field": "requester"})
+            raise DomainError(
+                ErrorCode.UNKNOWN_USER, "No such active person.", {"field": "requester"}
+            )
         if requester.pk != ticket.requester_id:
-            log.event(EventKind.FIELD_CHANGED, {"requester": ticket.requester.email}, {"requester": requester.email})
+            log.event(
+                EventKind.FIELD_CHANGED,
+                {"requester": ticket.requester.email},
+                {"requester": requester.email},
+            )
             ticket.requester = requester
             ticket.organisation_id = requester.organisation_id
-            update_fields += ["requester", "organisation"]
+            ticket.site_id = requester.site_id
+            update_fields += ["requester", "organisation", "site"]
 
     if "tags" in changes:
         names = _clean_tags(changes["tags"] or [])
@@ -404,11 +468,16 @@ def _update_ticket(actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> Tic
         ticket.updated_at = timezone.now()
         db_fields = [f for f in dict.fromkeys(update_fields) if f not in {"tags", "watchers"}]
         ticket.save(update_fields=[*db_fields, "updated_at"])
-        publish(ev.TicketUpdated(**_base(ticket, actor), fields=tuple(dict.fromkeys(update_fields))))
+        publish(
+            ev.TicketUpdated(**_base(ticket, actor), fields=tuple(dict.fromkeys(update_fields)))
+        )
         if ticket.priority != old_priority:
             publish(
                 ev.TicketPriorityChanged(
-                    **_base(ticket, actor), before=old_priority, after=ticket.priority, overridden=ticket.priority_overridden
+                    **_base(ticket, actor),
+                    before=old_priority,
+                    after=ticket.priority,
+                    overridden=ticket.priority_overridden,
                 )
             )
     return ticket
@@ -419,9 +488,9 @@ def _update_ticket(actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> Tic
 
 def _open_children(ticket: Ticket) -> list[str]:
     return list(
-        ticket.children.filter(status_category__in=[StatusCategory.OPEN, StatusCategory.PENDING]).values_list(
-            "ref", flat=True
-        )[:20]
+        ticket.children.filter(
+            status_category__in=[StatusCategory.OPEN, StatusCategory.PENDING]
+        ).values_list("ref", flat=True)[:20]
     )
 
 
@@ -437,7 +506,9 @@ def transition_ticket(
 ) -> Ticket:
     """Take the lifecycle action ``action`` (resolve, reopen, cancel, approve…)."""
     if action == "merge":
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "Merge with the merge action, naming the survivor.")
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, "Merge with the merge action, naming the survivor."
+        )
     lifecycle = lifecycle_for(ticket.kind)
     transition: Transition | None = lifecycle.transition(action, ticket.status)
     if transition is None:
@@ -445,15 +516,17 @@ def transition_ticket(
         known = action in lifecycle.transitions
         raise DomainError(
             ErrorCode.INVALID_TRANSITION,
-            f"A {ticket.get_kind_display().lower()} in state {ticket.status!r} cannot {action}."
+            f"{ticket.ref} is {ticket.status!r}: this {ticket.get_kind_display().lower()} cannot {action} now."
             if known
-            else f"{action!r} is not an action of a {ticket.get_kind_display().lower()}.",
+            else f"{action!r} is not an action of this {ticket.get_kind_display().lower()}.",
             {"status": ticket.status, "action": action, "allowed": allowed},
         )
     if not perms.can_take_transition(actor, ticket, transition):
         raise PermissionDenied(f"You may not {action} this ticket.")
 
-    resolution_text = _clean_text(resolution, "resolution", required="resolution" in transition.needs, limit=MAX_BODY)
+    resolution_text = _clean_text(
+        resolution, "resolution", required="resolution" in transition.needs, limit=MAX_BODY
+    )
     reason_text = _clean_text(reason, "reason", required="reason" in transition.needs, limit=2000)
     now = timezone.now()
 
@@ -484,11 +557,10 @@ def transition_ticket(
         ticket.resolution = resolution_text
         fields += ["resolved_at", "resolution"]
     elif ticket.status_category == StatusCategory.CLOSED:
+        # Closing a resolved ticket keeps its resolution time; cancelling or rejecting one
+        # never resolved it, so resolved_at stays empty and metrics do not count it as solved.
         ticket.closed_at = now
         fields.append("closed_at")
-        if ticket.resolved_at is None:
-            ticket.resolved_at = now
-            fields.append("resolved_at")
     if action == "reopen":
         ticket.closed_at = None
         ticket.resolved_at = None
@@ -501,8 +573,20 @@ def transition_ticket(
         after["resolution"] = resolution_text
     if reason_text:
         after["reason"] = reason_text
-    _record(ticket, actor, EventKind.STATUS_CHANGED, before={"status": before}, after=after, public=True, at=now)
-    publish(ev.TicketStatusChanged(**_base(ticket, actor), action=action, before=before, after=ticket.status))
+    _record(
+        ticket,
+        actor,
+        EventKind.STATUS_CHANGED,
+        before={"status": before},
+        after=after,
+        public=True,
+        at=now,
+    )
+    publish(
+        ev.TicketStatusChanged(
+            **_base(ticket, actor), action=action, before=before, after=ticket.status
+        )
+    )
     if comment and comment.strip():
         add_comment(actor=actor, ticket=ticket, body=comment, public=True)
     return ticket
@@ -528,19 +612,38 @@ def cancel_ticket(*, actor: Actor, ticket: Ticket, reason: str = "") -> Ticket:
 
 
 @transaction.atomic
-def assign_ticket(*, actor: Actor, ticket: Ticket, team: Team | None = None, agent: User | None = None) -> Ticket:
+def assign_ticket(
+    *, actor: Actor, ticket: Ticket, team: Team | None = None, agent: User | None = None
+) -> Ticket:
     """Give the ticket to a team, an agent, or both; ``None`` for both unassigns it."""
     if not perms.can_assign(actor, ticket):
         raise PermissionDenied("You may not assign this ticket.")
     if ticket.status_category == StatusCategory.CLOSED:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "A closed ticket cannot be assigned.", {"status": ticket.status})
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "A closed ticket cannot be assigned.",
+            {"status": ticket.status},
+        )
     if team is not None and team.desk_id != ticket.desk_id:
-        raise DomainError(ErrorCode.UNKNOWN_TEAM, "The team belongs to another desk.", {"field": "team"})
+        raise DomainError(
+            ErrorCode.UNKNOWN_TEAM, "The team belongs to another desk.", {"field": "team"}
+        )
     if agent is not None and not is_staff_on(Actor.for_user(agent), ticket.desk_id):
-        raise DomainError(ErrorCode.UNKNOWN_USER, f"{agent.email} is not an agent of this desk.", {"field": "agent"})
+        raise DomainError(
+            ErrorCode.UNKNOWN_USER,
+            f"{agent.email} is not an agent of this desk.",
+            {"field": "agent"},
+        )
     if team is None and agent is not None:
-        team = ticket.team if ticket.team and ticket.team.members.filter(pk=agent.pk).exists() else None
-    before = {"team": ticket.team_id, "assignee": ticket.assignee.email if ticket.assignee else None}
+        team = (
+            ticket.team
+            if ticket.team and ticket.team.members.filter(pk=agent.pk).exists()
+            else None
+        )
+    before = {
+        "team": ticket.team_id,
+        "assignee": ticket.assignee.email if ticket.assignee else None,
+    }
     after = {"team": team.pk if team else None, "assignee": agent.email if agent else None}
     if before == after:
         return ticket
@@ -549,7 +652,11 @@ def assign_ticket(*, actor: Actor, ticket: Ticket, team: Team | None = None, age
     ticket.updated_at = timezone.now()
     ticket.save(update_fields=["team", "assignee", "updated_at"])
     _record(ticket, actor, EventKind.ASSIGNED, before=before, after=after)
-    publish(ev.TicketAssigned(**_base(ticket, actor), team_id=ticket.team_id, assignee_id=ticket.assignee_id))
+    publish(
+        ev.TicketAssigned(
+            **_base(ticket, actor), team_id=ticket.team_id, assignee_id=ticket.assignee_id
+        )
+    )
     return ticket
 
 
@@ -560,12 +667,20 @@ def assign_ticket(*, actor: Actor, ticket: Ticket, team: Team | None = None, age
 def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True) -> Comment:
     """A public reply (the requester sees it) or an internal note (staff only)."""
     if not perms.can_comment(actor, ticket, public=public):
-        raise PermissionDenied("Only the desk's staff write internal notes." if not public else "You may not reply.")
+        raise PermissionDenied(
+            "Only the desk's staff write internal notes." if not public else "You may not reply."
+        )
     if ticket.status == "merged":
         raise DomainError(
             ErrorCode.INVALID_TRANSITION,
             f"This ticket was merged into {ticket.merged_into.ref if ticket.merged_into else 'another'}; reply there.",
             {"merged_into": ticket.merged_into.ref if ticket.merged_into else None},
+        )
+    if public and ticket.status_category == StatusCategory.CLOSED:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            f"{ticket.ref} is {ticket.status}: reopen it, or open a new ticket.",
+            {"status": ticket.status},
         )
     text = _clean_text(body, "body", required=True, limit=MAX_BODY)
     staff = is_staff_on(actor, ticket.desk_id)
@@ -595,13 +710,24 @@ def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True)
         ticket.first_response_at = comment.created_at
         fields.append("first_response_at")
     ticket.save(update_fields=fields)
-    publish(ev.TicketCommented(**_base(ticket, actor), comment_id=comment.pk, public=public, by_staff=staff))
+    publish(
+        ev.TicketCommented(
+            **_base(ticket, actor), comment_id=comment.pk, public=public, by_staff=staff
+        )
+    )
 
-    # The requester answered while we waited on them: the ticket goes back to work.
-    if public and not staff and ticket.status_category == StatusCategory.PENDING:
-        lifecycle = lifecycle_for(ticket.kind)
-        if lifecycle.transition("resume", ticket.status) is not None:
-            transition_ticket(actor=Actor.system("customer reply", actor.channel), ticket=ticket, action="resume")
+    # The requester's side answered while we waited on them: the ticket goes back to work.
+    # (Waiting on a vendor is not ended by a reply from the requester.)
+    lifecycle = lifecycle_for(ticket.kind)
+    if (
+        public
+        and not staff
+        and ticket.status in lifecycle.waiting_on_requester
+        and lifecycle.transition("resume", ticket.status) is not None
+    ):
+        transition_ticket(
+            actor=Actor.system("customer reply", actor.channel), ticket=ticket, action="resume"
+        )
     return comment
 
 
@@ -637,12 +763,25 @@ def _hash_and_sniff(stream: IO[bytes], limit: int) -> tuple[str, int, str]:
 
 @transaction.atomic
 def add_attachment(
-    *, actor: Actor, ticket: Ticket, upload: Upload, public: bool = True, comment: Comment | None = None
+    *,
+    actor: Actor,
+    ticket: Ticket,
+    upload: Upload,
+    public: bool = True,
+    comment: Comment | None = None,
 ) -> Attachment:
     if not perms.can_attach(actor, ticket, public=public):
-        raise PermissionDenied("Only the desk's staff attach internal files." if not public else "You may not attach files.")
+        raise PermissionDenied(
+            "Only the desk's staff attach internal files."
+            if not public
+            else "You may not attach files."
+        )
     if ticket.status_category == StatusCategory.CLOSED:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "A closed ticket takes no new files.", {"status": ticket.status})
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "A closed ticket takes no new files.",
+            {"status": ticket.status},
+        )
     limit = settings.COMPTOIR_MAX_ATTACHMENT_SIZE
     if upload.size is not None and upload.size > limit:
         raise DomainError(
@@ -652,7 +791,11 @@ def add_attachment(
         )
     sha, size, sniffed = _hash_and_sniff(upload.stream, limit)
     if size == 0:
-        raise DomainError(ErrorCode.ATTACHMENT_EMPTY, "The file is empty.", {"filename": safe_display_name(upload.name)})
+        raise DomainError(
+            ErrorCode.ATTACHMENT_EMPTY,
+            "The file is empty.",
+            {"filename": safe_display_name(upload.name)},
+        )
     attachment = Attachment(
         ticket=ticket,
         comment=comment,
@@ -672,7 +815,12 @@ def add_attachment(
             ticket,
             actor,
             EventKind.ATTACHMENT_ADDED,
-            after={"attachment": attachment.pk, "filename": attachment.filename, "size": size, "content_type": sniffed},
+            after={
+                "attachment": attachment.pk,
+                "filename": attachment.filename,
+                "size": size,
+                "content_type": sniffed,
+            },
             public=public,
             comment=comment,
         )
@@ -704,7 +852,9 @@ def link_tickets(*, actor: Actor, ticket: Ticket, target: Ticket, kind: str) -> 
     if not (perms.can_link(actor, ticket) and perms.can_link(actor, target)):
         raise PermissionDenied("You may not link these tickets.")
     if kind not in LINK_KINDS:
-        raise DomainError(ErrorCode.LINK_INVALID, f"Unknown link kind {kind!r}.", {"allowed": sorted(LINK_KINDS)})
+        raise DomainError(
+            ErrorCode.LINK_INVALID, f"Unknown link kind {kind!r}.", {"allowed": sorted(LINK_KINDS)}
+        )
     if target.pk == ticket.pk:
         raise DomainError(ErrorCode.LINK_INVALID, "A ticket cannot be linked to itself.")
     if kind in ("parent", "child"):
@@ -717,13 +867,17 @@ def link_tickets(*, actor: Actor, ticket: Ticket, target: Ticket, kind: str) -> 
         child.parent = parent
         child.updated_at = timezone.now()
         child.save(update_fields=["parent", "updated_at"])
-        _record(child, actor, EventKind.LINKED, before={"parent": before}, after={"parent": parent.ref})
+        _record(
+            child, actor, EventKind.LINKED, before={"parent": before}, after={"parent": parent.ref}
+        )
         _record(parent, actor, EventKind.LINKED, after={"child": child.ref})
         return ticket
     _, created = TicketLink.objects.get_or_create(source=ticket, target=target, kind=kind)
     if created:
         _record(ticket, actor, EventKind.LINKED, after={"kind": kind, "target": target.ref})
-        _record(target, actor, EventKind.LINKED, after={"kind": f"{kind}_of_source", "source": ticket.ref})
+        _record(
+            target, actor, EventKind.LINKED, after={"kind": f"{kind}:inverse", "source": ticket.ref}
+        )
     return ticket
 
 
@@ -744,7 +898,9 @@ def unlink_tickets(*, actor: Actor, ticket: Ticket, target: Ticket, kind: str) -
     if not deleted:
         raise DomainError(ErrorCode.LINK_INVALID, "There is no such link.")
     _record(ticket, actor, EventKind.UNLINKED, before={"kind": kind, "target": target.ref})
-    _record(target, actor, EventKind.UNLINKED, before={"kind": f"{kind}_of_source", "source": ticket.ref})
+    _record(
+        target, actor, EventKind.UNLINKED, before={"kind": f"{kind}:inverse", "source": ticket.ref}
+    )
     return ticket
 
 
@@ -760,14 +916,25 @@ def merge_tickets(*, actor: Actor, source: Ticket, target: Ticket) -> Ticket:
     if source.pk == target.pk:
         raise DomainError(ErrorCode.MERGE_INVALID, "A ticket cannot be merged into itself.")
     if not target.is_live:
-        raise DomainError(ErrorCode.MERGE_INVALID, "The surviving ticket must be open.", {"target": target.ref})
+        raise DomainError(
+            ErrorCode.MERGE_INVALID, "The surviving ticket must be open.", {"target": target.ref}
+        )
     lifecycle = lifecycle_for(source.kind)
     if lifecycle.transition("merge", source.status) is None:
         raise DomainError(
-            ErrorCode.INVALID_TRANSITION, "Only an open ticket can be merged.", {"status": source.status}
+            ErrorCode.INVALID_TRANSITION,
+            "Only an open ticket can be merged.",
+            {"status": source.status},
         )
     if _is_ancestor(source, target):
         raise DomainError(ErrorCode.MERGE_INVALID, "A ticket cannot be merged into its own child.")
+    if source.desk_id != target.desk_id or source.kind != target.kind:
+        # Its people and rules differ: link the tickets instead (duplicate_of, related).
+        raise DomainError(
+            ErrorCode.MERGE_INVALID,
+            "Only tickets of the same desk and kind can be merged; link them instead.",
+            {"source": source.ref, "target": target.ref},
+        )
     now = timezone.now()
     moved_comments = Comment.objects.filter(ticket=source).update(ticket=target)
     moved_files = Attachment.objects.filter(ticket=source).update(ticket=target)
@@ -781,7 +948,9 @@ def merge_tickets(*, actor: Actor, source: Ticket, target: Ticket) -> Ticket:
     source.merged_into = target
     source.closed_at = now
     source.updated_at = now
-    source.save(update_fields=["status", "status_category", "merged_into", "closed_at", "updated_at"])
+    source.save(
+        update_fields=["status", "status_category", "merged_into", "closed_at", "updated_at"]
+    )
     target.updated_at = now
     target.save(update_fields=["updated_at"])
     _record(
@@ -789,7 +958,12 @@ def merge_tickets(*, actor: Actor, source: Ticket, target: Ticket) -> Ticket:
         actor,
         EventKind.MERGED_INTO,
         before={"status": before},
-        after={"status": source.status, "into": target.ref, "comments": moved_comments, "attachments": moved_files},
+        after={
+            "status": source.status,
+            "into": target.ref,
+            "comments": moved_comments,
+            "attachments": moved_files,
+        },
         public=True,
         at=now,
     )
@@ -801,6 +975,43 @@ def merge_tickets(*, actor: Actor, source: Ticket, target: Ticket) -> Ticket:
         public=True,
         at=now,
     )
-    publish(ev.TicketStatusChanged(**_base(source, actor), action="merge", before=before, after=source.status))
+    publish(
+        ev.TicketStatusChanged(
+            **_base(source, actor), action="merge", before=before, after=source.status
+        )
+    )
     publish(ev.TicketMerged(**_base(source, actor), into_ticket_id=target.pk, into_ref=target.ref))
     return target
+
+
+# --- maintenance -------------------------------------------------------------------------------
+
+
+def prune_orphan_files(*, older_than: timedelta = timedelta(hours=1)) -> list[str]:
+    """Remove stored attachment files that no row points to.
+
+    A file reaches storage before its row commits; when the transaction around it rolls back
+    (a later file of the same upload refused, a crash), the bytes stay behind. They are never
+    served, and this sweep (``comptoir cleanup``) removes them once they are old enough that no
+    transaction can still be writing their row.
+    """
+    from django.core.files.storage import default_storage
+
+    cutoff = timezone.now() - older_than
+    removed: list[str] = []
+    try:
+        buckets, _ = default_storage.listdir("attachments")
+    except FileNotFoundError:
+        return removed
+    for bucket in buckets:
+        _, names = default_storage.listdir(f"attachments/{bucket}")
+        known = set(
+            Attachment.objects.filter(storage_key__in=names).values_list("storage_key", flat=True)
+        )
+        for name in names:
+            path = f"attachments/{bucket}/{name}"
+            if name in known or default_storage.get_modified_time(path) > cutoff:
+                continue
+            default_storage.delete(path)
+            removed.append(path)
+    return removed

@@ -17,7 +17,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--email", help="The administrator's email (asked if missing).")
-        parser.add_argument("--password", help="Their password (asked if missing; prefer the prompt).")
+        parser.add_argument(
+            "--password", help="Their password (asked if missing; prefer the prompt)."
+        )
         parser.add_argument("--name", default="", help="Display name.")
 
     def handle(self, *args, email=None, password=None, name="", **options):
@@ -52,4 +54,6 @@ class Command(BaseCommand):
             if name:
                 user.display_name = name
             user.save()
-            self.stdout.write(self.style.SUCCESS(f"{email} is now an administrator; password updated."))
+            self.stdout.write(
+                self.style.SUCCESS(f"{email} is now an administrator; password updated.")
+            )

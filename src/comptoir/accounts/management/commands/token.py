@@ -18,7 +18,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        create = sub.add_parser("create", help="Create a token; it is printed alone on the last line.")
+        create = sub.add_parser(
+            "create", help="Create a token; it is printed alone on the last line."
+        )
         create.add_argument("email")
         create.add_argument("--name", default="cli", help="What the token is for.")
         create.add_argument("--days", type=int, default=None, help="Expire after this many days.")
@@ -41,7 +43,11 @@ class Command(BaseCommand):
             raise CommandError(f"No active person {options['email']!r}.")
         if action == "list":
             for token in user.api_tokens.all():
-                state = "revoked" if token.revoked_at else ("expired" if not token.is_usable else "active")
+                state = (
+                    "revoked"
+                    if token.revoked_at
+                    else ("expired" if not token.is_usable else "active")
+                )
                 self.stdout.write(
                     f"{token.pk}\t{token.name}\t…{token.hint}\t{state}\t"
                     f"expires {token.expires_at or 'never'}\tlast used {token.last_used_at or 'never'}"
@@ -51,6 +57,8 @@ class Command(BaseCommand):
         if days is not None and days <= 0:
             raise CommandError("--days must be positive.")
         expires = timezone.now() + timedelta(days=days) if days else None
-        token, raw = create_api_token(actor=actor, user=user, name=options["name"], expires_at=expires)
+        token, raw = create_api_token(
+            actor=actor, user=user, name=options["name"], expires_at=expires
+        )
         self.stderr.write(f"Token {token.pk} for {user.email} (shown once; keep it safe):")
         self.stdout.write(raw)

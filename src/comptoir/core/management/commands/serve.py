@@ -17,10 +17,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("COMPTOIR_HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("COMPTOIR_PORT", "8000")))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("COMPTOIR_WORKERS", default_workers())))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("COMPTOIR_THREADS", "4")))
-        parser.add_argument("--no-migrate", action="store_true", help="Do not apply migrations first.")
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("COMPTOIR_PORT", "8000"))
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("COMPTOIR_WORKERS", default_workers())),
+        )
+        parser.add_argument(
+            "--threads", type=int, default=int(os.environ.get("COMPTOIR_THREADS", "4"))
+        )
+        parser.add_argument(
+            "--no-migrate", action="store_true", help="Do not apply migrations first."
+        )
         parser.add_argument("--access-log", action="store_true", help="Log every request.")
 
     def handle(self, *args, host, port, workers, threads, no_migrate, access_log, **options):
@@ -29,9 +39,8 @@ class Command(BaseCommand):
         from django.db import connections
 
         connections.close_all()  # workers are forked: none may inherit this process's connection
-        from gunicorn.app.base import BaseApplication
-
         from django.core.wsgi import get_wsgi_application
+        from gunicorn.app.base import BaseApplication
 
         application = get_wsgi_application()
 
@@ -56,6 +65,8 @@ class Command(BaseCommand):
             def load(self):
                 return application
 
-        self.stdout.write(f"Comptoir on http://{host}:{port}/  (API: /api/v1/docs, admin: /admin/)", ending="\n")
+        self.stdout.write(
+            f"Comptoir on http://{host}:{port}/  (API: /api/v1/docs, admin: /admin/)", ending="\n"
+        )
         self.stdout.flush()
         Server().run()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -23,4 +27,8 @@ class Command(BaseCommand):
         self.stdout.write(f"\nDemo logins (password for all: {PASSWORD}):")
         for login in LOGINS:
             self.stdout.write(f"  {login.email.ljust(width)}  {login.role}")
-        self.stdout.write("\nAPI token for a login: comptoir token create agent@comptoir.example")
+        command = shlex.quote(sys.argv[0]) if sys.argv and sys.argv[0].endswith("comptoir") else "comptoir"
+        data_dir = shlex.quote(str(settings.DATA_DIR))
+        self.stdout.write("\nOnly the administrator signs in to /admin/ for now; the others use the API.")
+        self.stdout.write("An API token for a login (printed alone on the last line):")
+        self.stdout.write(f"  COMPTOIR_DATA_DIR={data_dir} {command} token create agent@comptoir.example")
