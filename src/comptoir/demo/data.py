@@ -237,9 +237,7 @@ def load(seed: int = 42) -> None:
         custom_fields=[{"key": "order_number", "label": "Order number", "type": "string"}],
     )
 
-    _user(
-        "admin@comptoir.example", "Nadia Admin", company, paris, is_staff=True, is_superuser=True
-    )
+    _user("admin@comptoir.example", "Nadia Admin", company, paris, is_staff=True, is_superuser=True)
     manager = _user("manager@comptoir.example", "Marc Manager", company, paris)
     agent = _user("agent@comptoir.example", "Agnès Agent", company, paris)
     agent2 = _user("paul@comptoir.example", "Paul Martin", company, paris)

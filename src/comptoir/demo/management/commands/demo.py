@@ -27,8 +27,16 @@ class Command(BaseCommand):
         self.stdout.write(f"\nDemo logins (password for all: {PASSWORD}):")
         for login in LOGINS:
             self.stdout.write(f"  {login.email.ljust(width)}  {login.role}")
-        command = shlex.quote(sys.argv[0]) if sys.argv and sys.argv[0].endswith("comptoir") else "comptoir"
+        command = (
+            shlex.quote(sys.argv[0])
+            if sys.argv and sys.argv[0].endswith("comptoir")
+            else "comptoir"
+        )
         data_dir = shlex.quote(str(settings.DATA_DIR))
-        self.stdout.write("\nOnly the administrator signs in to /admin/ for now; the others use the API.")
+        self.stdout.write(
+            "\nOnly the administrator signs in to /admin/ for now; the others use the API."
+        )
         self.stdout.write("An API token for a login (printed alone on the last line):")
-        self.stdout.write(f"  COMPTOIR_DATA_DIR={data_dir} {command} token create agent@comptoir.example")
+        self.stdout.write(
+            f"  COMPTOIR_DATA_DIR={data_dir} {command} token create agent@comptoir.example"
+        )
