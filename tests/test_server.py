@@ -1,0 +1,131 @@
+"""The two-command start, for real: the demo loads once, and a served install takes concurrent
+ticket creations on its default SQLite database without losing or duplicating a number."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+COMPTOIR = Path(sys.executable).with_name("comptoir")
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["COMPTOIR_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(COMPTOIR), *args],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    data_dir = tmp_path_factory.mktemp("demo")
+    _run(data_dir, "demo")
+    return data_dir
+
+
+def _ticket_count(data_dir: Path) -> int:
+    out = _run(
+        data_dir,
+        "shell",
+        "-c",
+        "from comptoir.tickets.models import Ticket; print(Ticket.objects.count())",
+    )
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def test_running_the_demo_again_keeps_the_data(demo_dir):
+    before = _ticket_count(demo_dir)
+    assert before >= 100
+    second = _run(demo_dir, "demo")
+    assert "already loaded" in second.stdout
+    assert "agent@comptoir.example" in second.stdout
+    assert _ticket_count(demo_dir) == before
+
+
+def test_a_served_install_numbers_concurrent_creations_without_gaps_or_twins(demo_dir):
+    token = (
+        _run(demo_dir, "token", "create", "agent@comptoir.example").stdout.strip().splitlines()[-1]
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(COMPTOIR), "serve", "--port", str(port), "--workers", "2", "--threads", "4"],
+        env=_env(demo_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail("the server did not become ready")
+            time.sleep(0.2)
+
+        refs: list[str] = []
+        failures: list[str] = []
+
+        def create(worker: int) -> None:
+            for n in range(10):
+                body = json.dumps(
+                    {"desk": "it", "title": f"Load {worker}-{n}", "impact": "low", "urgency": "low"}
+                )
+                request = urllib.request.Request(
+                    f"{base}/api/v1/tickets",
+                    data=body.encode(),
+                    method="POST",
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/json",
+                    },
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        refs.append(json.loads(response.read())["ref"])
+                except urllib.error.HTTPError as exc:
+                    failures.append(f"{exc.code} {exc.read()[:200]!r}")
+
+        threads = [threading.Thread(target=create, args=(w,)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    assert failures == []
+    numbers = sorted(int(ref.split("-")[1]) for ref in refs)
+    assert len(numbers) == 80
+    assert numbers == list(range(numbers[0], numbers[0] + 80))
