@@ -113,6 +113,7 @@ def cmd_lint(args: list[str]) -> int:
         "ruff check": [BIN / "ruff", "check", *args],
         "ruff format --check": [BIN / "ruff", "format", "--check", *args],
         "lint-imports": [BIN / "lint-imports"],
+        "mypy": [BIN / "mypy"],
         "migrations are up to date": [BIN / "comptoir", "makemigrations", "--check", "--dry-run"],
         "OpenAPI document is up to date": [BIN / "comptoir", "openapi", "--check"],
     }

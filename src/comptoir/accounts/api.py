@@ -78,6 +78,7 @@ class MeOut(Schema):
 def me(request: HttpRequest):
     actor = actor_of(request)
     user = actor.user
+    assert user is not None  # both ways in (token, session) belong to a person
     roles = actor.roles()
     slugs = dict(
         Membership.objects.filter(user=user).values_list("desk_id", "desk__slug").distinct()

@@ -112,7 +112,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []  # noqa: RUF012 (Django reads it as a class attribute)
 
     class Meta:
         ordering = ["email"]
@@ -126,7 +126,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self.email = self.email.strip().lower()
         if (
-            self.site_id
+            self.site is not None
             and self.organisation_id
             and self.site.organisation_id != self.organisation_id
         ):

@@ -169,7 +169,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-COMPTOIR_MAX_ATTACHMENT_SIZE = int(env("COMPTOIR_MAX_ATTACHMENT_SIZE", str(25 * 1024 * 1024)))
+COMPTOIR_MAX_ATTACHMENT_SIZE = int(env("COMPTOIR_MAX_ATTACHMENT_SIZE") or 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -38,7 +38,7 @@ def _scope(request: HttpRequest) -> str | None:
 def _request_hash(request: HttpRequest) -> str:
     digest = hashlib.sha256()
     content_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE") or "")
-    digest.update(request.method.encode() + b" " + request.path.encode() + b"\n")
+    digest.update((request.method or "").encode() + b" " + request.path.encode() + b"\n")
     digest.update(content_type.encode() + b"\n")
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:

@@ -68,7 +68,7 @@ class Desk(models.Model):
         problems = validate_schema(self.custom_fields)
         if problems:
             raise ValidationError({"custom_fields": problems})
-        if self.default_team_id and self.pk and self.default_team.desk_id != self.pk:
+        if self.default_team is not None and self.pk and self.default_team.desk_id != self.pk:
             raise ValidationError({"default_team": _("The team belongs to another desk.")})
 
 
@@ -98,16 +98,16 @@ class Category(models.Model):
         return self.path or self.name
 
     def save(self, *args, **kwargs):
-        self.path = f"{self.parent.path} › {self.name}" if self.parent_id else self.name
+        self.path = f"{self.parent.path} › {self.name}" if self.parent is not None else self.name
         super().save(*args, **kwargs)
         for child in self.children.all():
             child.save()
 
     def clean(self) -> None:
-        if self.parent_id:
+        if self.parent is not None:
             if self.parent.desk_id != self.desk_id:
                 raise ValidationError({"parent": _("The parent belongs to another desk.")})
-            node = self.parent
+            node: Category | None = self.parent
             while node is not None:
                 if self.pk and node.pk == self.pk:
                     raise ValidationError({"parent": _("A category cannot be its own ancestor.")})

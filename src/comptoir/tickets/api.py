@@ -119,7 +119,7 @@ class TicketFilters(Schema):
     desk: list[str] = Field(
         default_factory=list, description="Desk slug, prefix or id; repeatable."
     )
-    kind: list[Kind] = Field(default_factory=list)  # type: ignore[valid-type]
+    kind: list[Kind] = Field(default_factory=list)
     status: list[str] = Field(default_factory=list, description="A lifecycle state; repeatable.")
     status_category: list[StatusCategory] = Field(
         default_factory=list, description="open, pending, resolved, closed."
@@ -188,12 +188,9 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
                 Team.objects.filter(slug=filters.team).values_list("pk", flat=True)
             ) or [0]
     if filters.organisation:
-        org = (
-            Organisation.objects.filter(
-                pk=int(filters.organisation) if filters.organisation.isdigit() else None
-            ).first()
-            or Organisation.objects.filter(slug=filters.organisation).first()
-        )
+        text = filters.organisation
+        by_id = Organisation.objects.filter(pk=int(text)).first() if text.isdigit() else None
+        org = by_id or Organisation.objects.filter(slug=text).first()
         query["organisation_id"] = org.pk if org else 0
     tickets = selectors.filter_tickets(actor, desk_ids=[d.pk for d in desks] or None, **query)
     field, descending, is_dt = selectors.SORT_KEYS[filters.sort.value]
@@ -320,6 +317,8 @@ def add_attachments(
         with transaction.atomic():
             ticket = selectors.get_ticket_for(actor, ref, for_update=True)
             for f in file:
+                if f.file is None:
+                    raise DomainError(ErrorCode.ATTACHMENT_MISSING, "A file part has no content.")
                 upload = services.Upload(
                     stream=f.file, name=f.name, declared_type=f.content_type, size=f.size
                 )
@@ -418,9 +417,9 @@ def merge(request: HttpRequest, ref: str, payload: MergeIn):
     response={200: TicketDetailOut, **ERRORS},
     summary="Take a lifecycle action (resolve, reopen, cancel, approve…)",
 )
-def take_action(request: HttpRequest, ref: str, action: Action, payload: ActionIn | None = None):  # type: ignore[valid-type]
+def take_action(request: HttpRequest, ref: str, action: Action, payload: ActionIn | None = None):
     actor = actor_of(request)
-    payload = payload or ActionIn()
+    payload = payload or ActionIn(resolution=None, reason=None, comment=None)
     with transaction.atomic():
         ticket = selectors.get_ticket_for(actor, ref, for_update=True)
         services.transition_ticket(

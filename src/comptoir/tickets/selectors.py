@@ -26,7 +26,7 @@ def tickets_visible_to(actor: Actor) -> QuerySet[Ticket]:
     desks = staff_desk_ids(actor)
     if desks:
         rule |= Q(desk_id__in=desks)
-    if user.organisation_id and user.organisation.members_see_all_tickets:
+    if user.organisation is not None and user.organisation.members_see_all_tickets:
         rule |= Q(organisation_id=user.organisation_id)
     watched = Ticket.watchers.through.objects.filter(ticket_id=OuterRef("pk"), user_id=user.pk)
     rule |= Q(Exists(watched))

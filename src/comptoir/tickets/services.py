@@ -828,7 +828,8 @@ def add_attachment(
         ticket.save(update_fields=["updated_at"])
     except Exception:
         # The bytes reached storage before the row: take them back so nothing is left behind.
-        attachment.file.storage.delete(attachment.file.name)
+        if attachment.file.name:
+            attachment.file.storage.delete(attachment.file.name)
         raise
     return attachment
 
@@ -863,7 +864,7 @@ def link_tickets(*, actor: Actor, ticket: Ticket, target: Ticket, kind: str) -> 
             return ticket
         if _is_ancestor(child, parent) or child.pk == parent.pk:
             raise DomainError(ErrorCode.LINK_INVALID, "That would make a ticket its own ancestor.")
-        before = child.parent.ref if child.parent_id else None
+        before = child.parent.ref if child.parent is not None else None
         child.parent = parent
         child.updated_at = timezone.now()
         child.save(update_fields=["parent", "updated_at"])
