@@ -55,7 +55,10 @@ def authenticate_token(raw: str) -> ApiToken | None:
     if not raw or not raw.startswith("cpt_") or len(raw) > 200:
         return None
     token = (
-        ApiToken.objects.usable().select_related("user").filter(key_hash=hash_token(raw)).first()
+        ApiToken.objects.usable()
+        .select_related("user", "user__organisation")
+        .filter(key_hash=hash_token(raw))
+        .first()
     )
     if token is None:
         return None

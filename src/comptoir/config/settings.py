@@ -114,7 +114,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Many readers and one writer at a time: WAL lets readers go on while a write commits, and
     # IMMEDIATE transactions take the write lock up front, so two writers queue on the busy
     # timeout instead of failing with "database is locked" half-way through.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Each server thread keeps its connection: opening one runs the PRAGMAs below every time.
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",

@@ -42,6 +42,7 @@ from comptoir.tickets.schemas import (
     attachment_ref_out,
     comment_out,
     event_out,
+    new_ticket_out,
     ticket_detail_out,
     ticket_out,
 )
@@ -107,7 +108,7 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
         tags=payload.tags,
         custom_fields=payload.custom_fields,
     )
-    return Status(201, _detail(actor, ticket.ref))
+    return Status(201, new_ticket_out(actor, ticket, sorted(services.clean_tags(payload.tags))))
 
 
 def _utc(value: datetime | None) -> datetime | None:

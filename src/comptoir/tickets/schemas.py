@@ -275,9 +275,14 @@ def ticket_out(actor: Actor, ticket: Ticket, *, tags: list[str] | None = None) -
     }
 
 
-def ticket_detail_out(
-    actor: Actor, ticket: Ticket, visible_ids: set[int] | None = None
-) -> dict[str, Any]:
+def new_ticket_out(actor: Actor, ticket: Ticket, tags: list[str]) -> dict[str, Any]:
+    """The answer to a creation: a new ticket has no watcher, child nor link to look up."""
+    data = ticket_out(actor, ticket, tags=tags)
+    data.update(watchers=[], children=[], links=[])
+    return data
+
+
+def ticket_detail_out(actor: Actor, ticket: Ticket) -> dict[str, Any]:
     data = ticket_out(actor, ticket)
     internal = perms.can_view_internal(actor, ticket)
     data["watchers"] = [user_ref(u) for u in ticket.watchers.all()] if internal else []

@@ -33,6 +33,29 @@ def tickets_visible_to(actor: Actor) -> QuerySet[Ticket]:
     return tickets.filter(rule)
 
 
+def can_see_ticket(actor: Actor, ticket: Ticket) -> bool:
+    """The rule of ``tickets_visible_to`` for one ticket already in hand.
+
+    Reading one ticket by its reference then checking it costs a fraction of compiling and
+    running the whole visibility filter; a test holds the two to the same answers.
+    """
+    if actor.is_system or actor.is_superuser:
+        return True
+    user = actor.user
+    if user is None or not user.is_active:
+        return False
+    if ticket.requester_id == user.pk or is_staff_on(actor, ticket.desk_id):
+        return True
+    if (
+        user.organisation_id is not None
+        and ticket.organisation_id == user.organisation_id
+        and user.organisation is not None
+        and user.organisation.members_see_all_tickets
+    ):
+        return True
+    return Ticket.watchers.through.objects.filter(ticket_id=ticket.pk, user_id=user.pk).exists()
+
+
 def tickets_of_desk_for(actor: Actor, desk_id: int) -> QuerySet[Ticket]:
     """A desk's tickets as ``actor`` sees them; for staff a plain desk filter the index serves."""
     if is_staff_on(actor, desk_id):
@@ -46,13 +69,13 @@ def normalise_ref(ref: str) -> str:
 
 def get_ticket_for(actor: Actor, ref: str, *, for_update: bool = False) -> Ticket:
     """The ticket ``ref`` if ``actor`` may see it; missing and forbidden raise the same NotFound."""
-    tickets = tickets_visible_to(actor).select_related(
+    tickets = Ticket.objects.select_related(
         "desk", "requester", "organisation", "category", "team", "assignee", "parent", "merged_into"
     )
     if for_update:
         tickets = tickets.select_for_update(of=("self",))
     ticket = tickets.filter(ref=normalise_ref(ref)).first()
-    if ticket is None:
+    if ticket is None or not can_see_ticket(actor, ticket):
         raise NotFound("ticket", {"ref": ref})
     return ticket
 

@@ -17,8 +17,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import File
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from comptoir.accounts.models import Team, User
@@ -107,7 +106,7 @@ def _clean_level(value: str, field: str) -> str:
     return value
 
 
-def _clean_tags(tags: Iterable[str]) -> list[str]:
+def clean_tags(tags: Iterable[str]) -> list[str]:
     names: list[str] = []
     for raw in tags:
         name = " ".join(str(raw).split()).lower()
@@ -146,9 +145,19 @@ def _custom_fields(
 
 
 def _next_number(desk: Desk) -> int:
-    # One UPDATE takes the desk row's lock until commit, so two creations never share a number.
-    Desk.objects.filter(pk=desk.pk).update(last_number=F("last_number") + 1)
-    return Desk.objects.filter(pk=desk.pk).values_list("last_number", flat=True).get()
+    """The desk's next ticket number.
+
+    One UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) takes the desk row's lock until commit,
+    so two creations never share a number and a rolled-back one gives its number back.
+    """
+    table = connection.ops.quote_name(Desk._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_number = last_number + 1 WHERE id = %s RETURNING last_number",  # noqa: S608
+            [desk.pk],
+        )
+        (number,) = cursor.fetchone()
+    return int(number)
 
 
 def format_ref(desk: Desk, number: int) -> str:
@@ -219,7 +228,7 @@ def create_ticket(
     description = _clean_text(description, "description", required=False, limit=MAX_BODY)
     impact = _clean_level(impact, "impact")
     urgency = _clean_level(urgency, "urgency")
-    tag_names = _clean_tags(tags)
+    tag_names = clean_tags(tags)
     fields = _custom_fields(desk, kind, custom_fields, partial=False)
 
     now = timezone.now()
@@ -236,7 +245,7 @@ def create_ticket(
         description=description,
         description_html=render_markdown(description),
         requester=requester,
-        organisation_id=requester.organisation_id,
+        organisation=requester.organisation,
         site_id=requester.site_id,
         channel=str(actor.channel),
         impact=impact,
@@ -443,7 +452,7 @@ def _update_ticket(actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> Tic
             update_fields += ["requester", "organisation", "site"]
 
     if "tags" in changes:
-        names = _clean_tags(changes["tags"] or [])
+        names = clean_tags(changes["tags"] or [])
         current = sorted(ticket.tags.values_list("name", flat=True))
         if sorted(names) != current:
             ticket.tags.set(_tag_objects(names))
