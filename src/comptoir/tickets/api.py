@@ -203,8 +203,9 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         cursor=filters.cursor,
         limit=limit,
     )
+    tags = selectors.tag_names_of([t.pk for t in rows])
     return {
-        "items": [ticket_out(actor, t) for t in rows],
+        "items": [ticket_out(actor, t, tags=tags[t.pk]) for t in rows],
         "next_cursor": next_cursor,
         "limit": limit,
     }

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from comptoir.core.actor import Actor
 from comptoir.core.api import user_ref
@@ -43,19 +43,23 @@ class LinkKindIn(StrEnum):
     related = "related"
 
 
-class PersonRef(Schema):
+# Answers are plain pydantic models: the builders below already hand over dictionaries, and
+# ninja's Schema would wrap every nested object in an attribute getter (8× slower on a page).
+
+
+class PersonRef(BaseModel):
     id: int
     email: str
     name: str
 
 
-class Ref(Schema):
+class Ref(BaseModel):
     id: int
     slug: str
     name: str
 
 
-class CategoryRef(Schema):
+class CategoryRef(BaseModel):
     id: int
     slug: str
     path: str
@@ -124,7 +128,7 @@ class CommentIn(Schema):
     public: bool = True
 
 
-class AttachmentOut(Schema):
+class AttachmentOut(BaseModel):
     id: int
     filename: str
     content_type: str
@@ -136,7 +140,7 @@ class AttachmentOut(Schema):
     download_url: str
 
 
-class CommentOut(Schema):
+class CommentOut(BaseModel):
     id: int
     author: PersonRef | None
     author_label: str
@@ -148,14 +152,14 @@ class CommentOut(Schema):
     attachments: list[AttachmentOut]
 
 
-class LinkOut(Schema):
+class LinkOut(BaseModel):
     kind: str
     ref: str
     title: str
     status: str
 
 
-class TicketOut(Schema):
+class TicketOut(BaseModel):
     id: int
     ref: str
     desk: str
@@ -195,18 +199,18 @@ class TicketDetailOut(TicketOut):
     links: list[LinkOut]
 
 
-class TicketPage(Schema):
+class TicketPage(BaseModel):
     items: list[TicketOut]
     next_cursor: str | None
     limit: int
 
 
-class EventActor(Schema):
+class EventActor(BaseModel):
     label: str
     user: PersonRef | None
 
 
-class EventOut(Schema):
+class EventOut(BaseModel):
     id: int
     kind: str
     actor: EventActor

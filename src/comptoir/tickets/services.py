@@ -167,7 +167,6 @@ def format_ref(desk: Desk, number: int) -> str:
 # --- creation --------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def create_ticket(
     *,
     actor: Actor,
@@ -231,56 +230,63 @@ def create_ticket(
     tag_names = clean_tags(tags)
     fields = _custom_fields(desk, kind, custom_fields, partial=False)
 
-    now = timezone.now()
-    number = _next_number(desk)
+    # Everything above only reads and checks. On SQLite the transaction below takes the write
+    # lock as it begins, so it holds nothing but the writes: the counter, the rows, the event.
     lifecycle = lifecycle_for(kind)
-    ticket = Ticket.objects.create(
-        desk=desk,
-        number=number,
-        ref=format_ref(desk, number),
-        kind=kind,
-        status=lifecycle.initial,
-        status_category=lifecycle.category(lifecycle.initial),
-        title=title,
-        description=description,
-        description_html=render_markdown(description),
-        requester=requester,
-        organisation=requester.organisation,
-        site_id=requester.site_id,
-        channel=str(actor.channel),
-        impact=impact,
-        urgency=urgency,
-        priority=priority_for(desk.priority_matrix, impact, urgency),
-        category=category,
-        team=team
-        or (category.default_team if category and category.default_team_id else None)
-        or desk.default_team,
-        custom_fields=fields,
-        parent=parent,
-        created_at=now,
-        updated_at=now,
-    )
-    if tag_names:
-        ticket.tags.set(_tag_objects(tag_names))
-    _record(
-        ticket,
-        actor,
-        EventKind.CREATED,
-        after={
-            "status": ticket.status,
-            "kind": kind,
-            "title": title,
-            "priority": ticket.priority,
-            "impact": impact,
-            "urgency": urgency,
-            "requester": requester.email,
-            "team": ticket.team_id,
-            "category": ticket.category_id,
-        },
-        public=True,
-        at=now,
-    )
-    publish(ev.TicketCreated(**_base(ticket, actor), kind=kind, priority=ticket.priority))
+    description_html = render_markdown(description)
+    organisation = requester.organisation
+    if team is None and category is not None and category.default_team_id:
+        team = category.default_team
+    if team is None and desk.default_team_id:
+        team = desk.default_team
+    with transaction.atomic():
+        now = timezone.now()
+        number = _next_number(desk)
+        ticket = Ticket.objects.create(
+            desk=desk,
+            number=number,
+            ref=format_ref(desk, number),
+            kind=kind,
+            status=lifecycle.initial,
+            status_category=lifecycle.category(lifecycle.initial),
+            title=title,
+            description=description,
+            description_html=description_html,
+            requester=requester,
+            organisation=organisation,
+            site_id=requester.site_id,
+            channel=str(actor.channel),
+            impact=impact,
+            urgency=urgency,
+            priority=priority_for(desk.priority_matrix, impact, urgency),
+            category=category,
+            team=team,
+            custom_fields=fields,
+            parent=parent,
+            created_at=now,
+            updated_at=now,
+        )
+        if tag_names:
+            ticket.tags.set(_tag_objects(tag_names))
+        _record(
+            ticket,
+            actor,
+            EventKind.CREATED,
+            after={
+                "status": ticket.status,
+                "kind": kind,
+                "title": title,
+                "priority": ticket.priority,
+                "impact": impact,
+                "urgency": urgency,
+                "requester": requester.email,
+                "team": ticket.team_id,
+                "category": ticket.category_id,
+            },
+            public=True,
+            at=now,
+        )
+        publish(ev.TicketCreated(**_base(ticket, actor), kind=kind, priority=ticket.priority))
     return ticket
 
 
