@@ -18,7 +18,7 @@ from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.desks.priority import DEFAULT_MATRIX
 from comptoir.tickets import services
 from comptoir.tickets.models import Attachment, EventKind, Ticket, TicketLink
-from comptoir.tickets.services import Upload
+from comptoir.tickets.services import Upload, conversation
 from comptoir.tickets.timeline import current, replay
 from tests.factories import make_ticket
 
@@ -1147,7 +1147,7 @@ def test_failing_save_leaves_no_file_behind(world, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "_record", broken)
+    monkeypatch.setattr(conversation, "_record", broken)
     before = snapshot(ticket)
     with pytest.raises(RuntimeError):
         attach(world, ticket, b"important bytes", "notes.txt")

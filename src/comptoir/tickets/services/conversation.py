@@ -1,0 +1,209 @@
+"""Replies, internal notes and attachments."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+
+from comptoir.accounts.permissions import is_staff_on
+from comptoir.core.actor import Actor
+from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
+from comptoir.core.events import publish
+from comptoir.core.files import safe_display_name, sniff_content_type
+from comptoir.core.text import render_markdown
+from comptoir.tickets import events as ev
+from comptoir.tickets import permissions as perms
+from comptoir.tickets.lifecycle import StatusCategory, lifecycle_for
+from comptoir.tickets.models import (
+    Attachment,
+    Comment,
+    EventKind,
+    Ticket,
+)
+from comptoir.tickets.services._common import (
+    MAX_BODY,
+    _base,
+    _clean_text,
+    _record,
+)
+from comptoir.tickets.services.transitions import transition_ticket
+
+# --- conversation ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True) -> Comment:
+    """A public reply (the requester sees it) or an internal note (staff only)."""
+    if not perms.can_comment(actor, ticket, public=public):
+        raise PermissionDenied(
+            "Only the desk's staff write internal notes." if not public else "You may not reply."
+        )
+    if ticket.status == "merged":
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            f"This ticket was merged into {ticket.merged_into.ref if ticket.merged_into else 'another'}; reply there.",
+            {"merged_into": ticket.merged_into.ref if ticket.merged_into else None},
+        )
+    if public and ticket.status_category == StatusCategory.CLOSED:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            f"{ticket.ref} is {ticket.status}: reopen it, or open a new ticket.",
+            {"status": ticket.status},
+        )
+    text = _clean_text(body, "body", required=True, limit=MAX_BODY)
+    staff = is_staff_on(actor, ticket.desk_id)
+    comment = Comment.objects.create(
+        ticket=ticket,
+        author=actor.user,
+        author_label=actor.label,
+        body=text,
+        body_html=render_markdown(text),
+        public=public,
+        channel=str(actor.channel),
+    )
+    _record(
+        ticket,
+        actor,
+        EventKind.COMMENTED if public else EventKind.NOTE_ADDED,
+        after={"comment": comment.pk, "public": public},
+        public=public,
+        comment=comment,
+        at=comment.created_at,
+    )
+    fields = ["updated_at"]
+    ticket.updated_at = comment.created_at
+    # A person answered: automatic replies (the system, an integration) are not a first response.
+    human = actor.user is not None and actor.user != ticket.requester
+    if public and staff and human and ticket.first_response_at is None:
+        ticket.first_response_at = comment.created_at
+        fields.append("first_response_at")
+    ticket.save(update_fields=fields)
+    publish(
+        ev.TicketCommented(
+            **_base(ticket, actor), comment_id=comment.pk, public=public, by_staff=staff
+        )
+    )
+
+    # The requester's side answered while we waited on them: the ticket goes back to work.
+    # (Waiting on a vendor is not ended by a reply from the requester.)
+    lifecycle = lifecycle_for(ticket.kind)
+    if (
+        public
+        and not staff
+        and ticket.status in lifecycle.waiting_on_requester
+        and lifecycle.transition("resume", ticket.status) is not None
+    ):
+        transition_ticket(
+            actor=Actor.system("customer reply", actor.channel), ticket=ticket, action="resume"
+        )
+    return comment
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file from outside: its bytes, and the name and type the sender claimed."""
+
+    stream: IO[bytes]
+    name: str | None
+    declared_type: str | None = None
+    size: int | None = None
+
+
+def _hash_and_sniff(stream: IO[bytes], limit: int) -> tuple[str, int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    stream.seek(0)
+    while chunk := stream.read(1024 * 1024):
+        if len(head) < 8192:
+            head += chunk[: 8192 - len(head)]
+        size += len(chunk)
+        if size > limit:
+            raise DomainError(
+                ErrorCode.ATTACHMENT_TOO_LARGE,
+                f"The file is larger than the limit of {limit // (1024 * 1024)} MB.",
+                {"limit_bytes": limit},
+            )
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest(), size, sniff_content_type(head)
+
+
+@transaction.atomic
+def add_attachment(
+    *,
+    actor: Actor,
+    ticket: Ticket,
+    upload: Upload,
+    public: bool = True,
+    comment: Comment | None = None,
+) -> Attachment:
+    if not perms.can_attach(actor, ticket, public=public):
+        raise PermissionDenied(
+            "Only the desk's staff attach internal files."
+            if not public
+            else "You may not attach files."
+        )
+    if ticket.status_category == StatusCategory.CLOSED:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "A closed ticket takes no new files.",
+            {"status": ticket.status},
+        )
+    limit = settings.COMPTOIR_MAX_ATTACHMENT_SIZE
+    if upload.size is not None and upload.size > limit:
+        raise DomainError(
+            ErrorCode.ATTACHMENT_TOO_LARGE,
+            f"The file is larger than the limit of {limit // (1024 * 1024)} MB.",
+            {"limit_bytes": limit},
+        )
+    sha, size, sniffed = _hash_and_sniff(upload.stream, limit)
+    if size == 0:
+        raise DomainError(
+            ErrorCode.ATTACHMENT_EMPTY,
+            "The file is empty.",
+            {"filename": safe_display_name(upload.name)},
+        )
+    attachment = Attachment(
+        ticket=ticket,
+        comment=comment,
+        uploaded_by=actor.user,
+        storage_key=uuid.uuid4().hex,
+        filename=safe_display_name(upload.name),
+        content_type=sniffed,
+        declared_content_type=(upload.declared_type or "")[:150],
+        size=size,
+        sha256=sha,
+        public=public,
+    )
+    attachment.file.save(attachment.storage_key, File(upload.stream), save=False)
+    try:
+        attachment.save()
+        _record(
+            ticket,
+            actor,
+            EventKind.ATTACHMENT_ADDED,
+            after={
+                "attachment": attachment.pk,
+                "filename": attachment.filename,
+                "size": size,
+                "content_type": sniffed,
+            },
+            public=public,
+            comment=comment,
+        )
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["updated_at"])
+    except Exception:
+        # The bytes reached storage before the row: take them back so nothing is left behind.
+        if attachment.file.name:
+            attachment.file.storage.delete(attachment.file.name)
+        raise
+    return attachment
