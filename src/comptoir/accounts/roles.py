@@ -29,5 +29,6 @@ STAFF_ROLES = frozenset(
 )
 #: Roles that may approve or reject a change.
 CHANGE_APPROVER_ROLES = frozenset({Role.CHANGE_MANAGER, Role.MANAGER, Role.ADMIN})
-#: Roles that manage the desk: override priorities without limits, merge, configure.
+#: Roles that lead the desk's work (reports, major incidents and escalations build on it).
+#: Working tickets — priority overrides and merges included — is open to every staff role.
 MANAGER_ROLES = frozenset({Role.MANAGER, Role.INCIDENT_MANAGER, Role.ADMIN})

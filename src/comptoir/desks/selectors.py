@@ -25,11 +25,6 @@ def desks_visible_to(actor: Actor) -> QuerySet[Desk]:
     return desks.filter(rule).distinct()
 
 
-def desks_for_requester(actor: Actor) -> QuerySet[Desk]:
-    """Desks where the actor may open a ticket for themself."""
-    return desks_visible_to(actor)
-
-
 def can_use_desk(actor: Actor, desk: Desk) -> bool:
     """The rule of ``desks_visible_to`` for one desk in hand."""
     if not desk.is_active:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from comptoir.accounts.permissions import can_approve_changes, is_manager_on, is_staff_on
+from comptoir.accounts.permissions import can_approve_changes, is_staff_on
 from comptoir.core.actor import Actor
 from comptoir.tickets.lifecycle import StatusCategory, Transition, Who
 
@@ -86,13 +86,5 @@ def can_merge(actor: Actor, ticket: Ticket) -> bool:
     return is_staff_on(actor, ticket.desk_id)
 
 
-def can_override_priority(actor: Actor, ticket: Ticket) -> bool:
-    return is_staff_on(actor, ticket.desk_id)
-
-
 def can_attach(actor: Actor, ticket: Ticket, *, public: bool) -> bool:
     return can_comment(actor, ticket, public=public)
-
-
-def can_manage(actor: Actor, ticket: Ticket) -> bool:
-    return is_manager_on(actor, ticket.desk_id)
