@@ -523,3 +523,29 @@ def test_a_requester_does_not_see_the_children_of_other_organisations(world, api
     as_requester = expect(api(world.requester).get(f"tickets/{parent.ref}"), 200)
     assert [c["ref"] for c in as_requester["children"]] == [ours.ref]
     assert "Globex" not in str(as_requester)
+
+
+def test_an_agent_logs_a_phone_call_for_a_caller_and_the_timeline_says_phone(world, api):
+    body = expect(
+        api(world.agent).post(
+            "tickets",
+            {
+                "desk": "it",
+                "title": "Caller's screen is black",
+                "requester": world.requester.email,
+                "channel": "phone",
+            },
+        ),
+        201,
+    )
+    assert (body["channel"], body["requester"]["email"]) == ("phone", world.requester.email)
+    created = Ticket.objects.get(ref=body["ref"]).events.get()
+    assert (created.channel, created.actor_user) == ("phone", world.agent)
+
+
+def test_a_requester_may_not_claim_another_channel(world, api):
+    response = api(world.requester).post(
+        "tickets", {"desk": "it", "title": "Hi", "channel": "phone"}
+    )
+    assert error(response, 403, "field_not_allowed")["details"] == {"field": "channel"}
+    assert not Ticket.objects.exists()

@@ -14,7 +14,7 @@ from pydantic import Field
 from comptoir.accounts.models import User
 from comptoir.accounts.permissions import is_staff_on
 from comptoir.accounts.selectors import resolve_person
-from comptoir.core.actor import Actor
+from comptoir.core.actor import Actor, Channel
 from comptoir.core.api import ErrorOut, actor_of
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.core.pagination import SortKey, page
@@ -88,11 +88,13 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
     actor = actor_of(request)
     desk = resolve_desk(actor, payload.desk)
     staff = is_staff_on(actor, desk.pk)
-    for field in ("requester", "team", "parent"):
+    for field in ("requester", "team", "parent", "channel"):
         if getattr(payload, field) and not staff:
             raise DomainError(
                 ErrorCode.FIELD_NOT_ALLOWED, f"Only agents set {field}.", {"field": field}
             )
+    if payload.channel is not None:
+        actor = actor.via(Channel(payload.channel.value))
     ticket = services.create_ticket(
         actor=actor,
         desk=desk,

@@ -35,6 +35,17 @@ class Sort(StrEnum):
     least_urgent = "-priority"
 
 
+class IntakeChannel(StrEnum):
+    """How the request reached the desk, when an agent records it for someone else."""
+
+    api = "api"
+    phone = "phone"
+    email = "email"
+    web = "web"
+    portal = "portal"
+    monitoring = "monitoring"
+
+
 class LinkKindIn(StrEnum):
     parent = "parent"
     child = "child"
@@ -78,6 +89,9 @@ class TicketIn(Schema):
     parent: str | None = Field(None, description="Reference of the parent ticket; agents only.")
     tags: list[str] = Field(default_factory=list, max_length=30)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
+    channel: IntakeChannel | None = Field(
+        None, description="How the request came in (a phone call an agent logs); agents only."
+    )
 
 
 class TicketPatch(Schema):
