@@ -198,3 +198,21 @@ def test_a_retried_upload_is_recognised_whatever_its_multipart_boundary(world, a
         headers={**client.headers, **KEY},
     )
     error(other, 422, "idempotency_key_reused")
+
+
+def test_a_first_attempt_whose_process_died_does_not_block_the_retry(world, api):
+    client = api(world.requester)
+    payload = {"desk": "it", "title": "Phone lost"}
+    request = RequestFactory().post(
+        "/api/v1/tickets", payload, content_type="application/json", headers=client.headers
+    )
+    # Recorded, never answered, and long past the server's own request timeout.
+    IdempotencyRecord.objects.create(
+        scope=_scope(request), key=KEY["Idempotency-Key"], request_hash=_request_hash(request)
+    )
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    retry = client.post("tickets", payload, headers=KEY)
+    assert expect(retry, 201)["ref"] == "IT-000001"
+    replay = client.post("tickets", payload, headers=KEY)
+    assert replay["Idempotent-Replayed"] == "true"
+    assert Ticket.objects.count() == 1

@@ -23,6 +23,9 @@ from comptoir.core.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_KEY_LENGTH = 200
+#: A first attempt still unanswered after this long died with its process (Gunicorn's own
+#: request timeout is 60 s).
+ABANDONED_AFTER = timedelta(minutes=2)
 
 
 def _scope(request: HttpRequest) -> str | None:
@@ -92,6 +95,14 @@ class IdempotencyMiddleware:
                     ErrorCode.IDEMPOTENCY_KEY_REUSED,
                     "This Idempotency-Key was already used with another request.",
                 )
+            if (
+                existing.status_code is None
+                and existing.created_at < timezone.now() - ABANDONED_AFTER
+            ):
+                # The first attempt's process died before answering (the server's own timeout
+                # is shorter than this): nothing was acknowledged, so the retry goes ahead.
+                IdempotencyRecord.objects.filter(pk=existing.pk, status_code__isnull=True).delete()
+                return self(request)
             if existing.status_code is None:
                 return _error(
                     409,
