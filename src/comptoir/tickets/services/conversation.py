@@ -35,8 +35,6 @@ from comptoir.tickets.services._common import (
 )
 from comptoir.tickets.services.transitions import transition_ticket
 
-# --- conversation ----------------------------------------------------------------------------
-
 
 @transaction.atomic
 def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True) -> Comment:

@@ -38,8 +38,6 @@ from comptoir.tickets.services._common import (
     format_ref,
 )
 
-# --- creation --------------------------------------------------------------------------------
-
 
 def create_ticket(
     *,

@@ -34,8 +34,6 @@ from comptoir.tickets.services._common import (
     clean_tags,
 )
 
-# --- field updates ---------------------------------------------------------------------------
-
 
 @dataclass
 class _Changes:

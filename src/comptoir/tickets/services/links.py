@@ -24,8 +24,6 @@ from comptoir.tickets.services._common import (
     _record,
 )
 
-# --- links and merge -------------------------------------------------------------------------
-
 
 def _is_ancestor(candidate: Ticket, of: Ticket) -> bool:
     node, seen = of.parent, set()

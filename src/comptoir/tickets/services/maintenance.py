@@ -10,8 +10,6 @@ from comptoir.tickets.models import (
     Attachment,
 )
 
-# --- maintenance -------------------------------------------------------------------------------
-
 
 def prune_orphan_files(*, older_than: timedelta = timedelta(hours=1)) -> list[str]:
     """Remove stored attachment files that no row points to.

@@ -27,8 +27,6 @@ from comptoir.tickets.services._common import (
     _record,
 )
 
-# --- transitions -----------------------------------------------------------------------------
-
 
 def _open_children(ticket: Ticket) -> list[str]:
     return list(
