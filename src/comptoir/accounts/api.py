@@ -79,10 +79,10 @@ def me(request: HttpRequest):
     actor = actor_of(request)
     user = actor.user
     assert user is not None  # both ways in (token, session) belong to a person
-    roles = actor.roles()
-    slugs = dict(
-        Membership.objects.filter(user=user).values_list("desk_id", "desk__slug").distinct()
-    )
+    roles: dict[tuple[int, str], set[str]] = {}  # (desk id, slug) → roles, in one query
+    rows = Membership.objects.filter(user=user).values_list("desk_id", "desk__slug", "role")
+    for desk_id, slug, role in rows:
+        roles.setdefault((desk_id, slug), set()).add(role)
     org = user.organisation
     return {
         "id": user.pk,
@@ -92,8 +92,6 @@ def me(request: HttpRequest):
         "time_zone": user.time_zone,
         "organisation": {"id": org.pk, "slug": org.slug, "name": org.name} if org else None,
         "is_superuser": user.is_superuser,
-        "desks": [
-            {"desk": slugs[d], "roles": sorted(r)} for d, r in sorted(roles.items()) if d in slugs
-        ],
+        "desks": [{"desk": slug, "roles": sorted(r)} for (_, slug), r in sorted(roles.items())],
         "auth": str(actor.kind),
     }

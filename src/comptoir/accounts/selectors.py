@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from comptoir.accounts.models import Membership, User
+from comptoir.accounts.models import Membership, Organisation, User
+from comptoir.core.lookups import slug_or_id
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -43,3 +44,8 @@ def resolve_person(value: str | int) -> User | None:
     if text.isdigit():
         return people.filter(pk=int(text)).first()
     return people.filter(email__iexact=text).first()
+
+
+def resolve_organisation(value: str | int) -> Organisation | None:
+    """An organisation by slug or id."""
+    return Organisation.objects.filter(slug_or_id(value)).order_by("pk").first()

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from comptoir.accounts.models import ApiToken, Membership, User, hash_token
+from comptoir.accounts.permissions import can_manage_desk
 from comptoir.core.actor import Actor
 from comptoir.core.audit import record_audit, snapshot
 from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
@@ -70,8 +71,6 @@ def authenticate_token(raw: str) -> ApiToken | None:
 
 
 def grant_role(*, actor: Actor, user: User, desk, role: str) -> Membership:
-    from comptoir.accounts.permissions import can_manage_desk
-
     if not can_manage_desk(actor, desk):
         raise PermissionDenied()
     with transaction.atomic():
@@ -84,8 +83,6 @@ def grant_role(*, actor: Actor, user: User, desk, role: str) -> Membership:
 
 
 def revoke_role(*, actor: Actor, membership: Membership) -> None:
-    from comptoir.accounts.permissions import can_manage_desk
-
     if not can_manage_desk(actor, membership.desk):
         raise PermissionDenied()
     with transaction.atomic():

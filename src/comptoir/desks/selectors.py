@@ -8,6 +8,7 @@ from comptoir.accounts.models import Team
 from comptoir.accounts.permissions import staff_desk_ids
 from comptoir.core.actor import Actor
 from comptoir.core.errors import DomainError, ErrorCode
+from comptoir.core.lookups import slug_or_id
 from comptoir.desks.models import Category, Desk
 
 
@@ -42,9 +43,7 @@ def can_use_desk(actor: Actor, desk: Desk) -> bool:
 def resolve_desk(actor: Actor, value: str | int) -> Desk:
     """A desk the actor can see, by slug, prefix or id; unknown ones raise ``unknown_desk``."""
     text = str(value).strip()
-    query = Q(slug=text) | Q(prefix=text.upper())
-    if text.isdigit():
-        query |= Q(pk=int(text))
+    query = slug_or_id(text) | Q(prefix=text.upper())
     desk = Desk.objects.select_related("default_team").filter(query).first()
     if desk is None or not can_use_desk(actor, desk):
         raise DomainError(ErrorCode.UNKNOWN_DESK, f"No desk {text!r}.", {"desk": text})
@@ -57,10 +56,7 @@ def categories_of(desk: Desk) -> QuerySet[Category]:
 
 def resolve_category(desk: Desk, value: str | int) -> Category:
     text = str(value).strip()
-    query = Q(slug=text)
-    if text.isdigit():
-        query |= Q(pk=int(text))
-    category = categories_of(desk).filter(query).first()
+    category = categories_of(desk).filter(slug_or_id(text)).first()
     if category is None:
         raise DomainError(
             ErrorCode.UNKNOWN_CATEGORY,
@@ -79,12 +75,14 @@ def teams_visible_to(actor: Actor) -> QuerySet[Team]:
 
 def resolve_team(desk: Desk, value: str | int) -> Team:
     text = str(value).strip()
-    query = Q(slug=text)
-    if text.isdigit():
-        query |= Q(pk=int(text))
-    team = Team.objects.filter(desk=desk).filter(query).first()
+    team = Team.objects.filter(desk=desk).filter(slug_or_id(text)).first()
     if team is None:
         raise DomainError(
             ErrorCode.UNKNOWN_TEAM, f"No team {text!r} on desk {desk.slug}.", {"team": text}
         )
     return team
+
+
+def team_ids_named(value: str | int) -> list[int]:
+    """Every team a slug or id names, on any desk (a slug is unique per desk only)."""
+    return list(Team.objects.filter(slug_or_id(value)).values_list("pk", flat=True))

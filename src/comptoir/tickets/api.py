@@ -13,13 +13,13 @@ from pydantic import Field
 
 from comptoir.accounts.models import User
 from comptoir.accounts.permissions import is_staff_on
-from comptoir.accounts.selectors import resolve_person
+from comptoir.accounts.selectors import resolve_organisation, resolve_person
 from comptoir.core.actor import Actor, Channel
 from comptoir.core.api import ErrorOut, actor_of
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.core.pagination import SortKey, page
 from comptoir.desks.models import Desk
-from comptoir.desks.selectors import resolve_category, resolve_desk, resolve_team
+from comptoir.desks.selectors import resolve_category, resolve_desk, resolve_team, team_ids_named
 from comptoir.tickets import selectors, services
 from comptoir.tickets.lifecycle import ALL_STATES, StatusCategory
 from comptoir.tickets.models import Ticket
@@ -65,6 +65,10 @@ def _person(value: str | None, field: str) -> User:
     if person is None:
         raise DomainError(ErrorCode.UNKNOWN_USER, f"No active person {value!r}.", {"field": field})
     return person
+
+
+def _id_or_nothing(found) -> int:
+    return found.pk if found is not None else 0
 
 
 def _ticket_by_ref(actor: Actor, ref: str, field: str) -> Ticket:
@@ -148,8 +152,6 @@ class TicketFilters(Schema):
 
 @router.get("", response={200: TicketPage, **ERRORS}, summary="List tickets")
 def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
-    from comptoir.accounts.models import Organisation, Team
-
     actor = actor_of(request)
     desks: list[Desk] = [resolve_desk(actor, d) for d in filters.desk]
     unknown_states = sorted(set(filters.status) - set(ALL_STATES))
@@ -170,31 +172,21 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         "updated_before": _utc(filters.updated_before),
         "tag": filters.tag,
     }
-    if filters.assignee:
-        if filters.assignee == "none":
-            query["assignee_id"] = None
-        elif filters.assignee == "me":
-            query["assignee_id"] = actor.user.pk if actor.user else 0
-        else:
-            person = resolve_person(filters.assignee)
-            query["assignee_id"] = person.pk if person else 0
+    # A name that matches nothing filters to nothing (id 0), rather than being ignored.
+    if filters.assignee == "none":
+        query["assignee_id"] = None
+    elif filters.assignee == "me":
+        query["assignee_id"] = actor.user.pk if actor.user else 0
+    elif filters.assignee:
+        query["assignee_id"] = _id_or_nothing(resolve_person(filters.assignee))
     if filters.requester:
-        person = resolve_person(filters.requester)
-        query["requester_id"] = person.pk if person else 0
-    if filters.team:
-        if len(desks) == 1:
-            query["team_id"] = resolve_team(desks[0], filters.team).pk
-        elif filters.team.isdigit():
-            query["team_id"] = int(filters.team)
-        else:  # a slug is unique per desk only: every team of that name
-            query["team_id"] = list(
-                Team.objects.filter(slug=filters.team).values_list("pk", flat=True)
-            ) or [0]
+        query["requester_id"] = _id_or_nothing(resolve_person(filters.requester))
+    if filters.team and len(desks) == 1:
+        query["team_id"] = resolve_team(desks[0], filters.team).pk
+    elif filters.team:
+        query["team_id"] = team_ids_named(filters.team) or [0]
     if filters.organisation:
-        text = filters.organisation
-        by_id = Organisation.objects.filter(pk=int(text)).first() if text.isdigit() else None
-        org = by_id or Organisation.objects.filter(slug=text).first()
-        query["organisation_id"] = org.pk if org else 0
+        query["organisation_id"] = _id_or_nothing(resolve_organisation(filters.organisation))
     tickets = selectors.filter_tickets(actor, desk_ids=[d.pk for d in desks] or None, **query)
     field, descending, is_dt = selectors.SORT_KEYS[filters.sort.value]
     limit = min(filters.limit, settings.COMPTOIR_API_PAGE_SIZE_MAX)
@@ -316,26 +308,18 @@ def add_attachments(
         raise DomainError(
             ErrorCode.ATTACHMENT_MISSING, "Send at least one file in the 'file' field."
         )
-    created: list = []
-    try:
-        with transaction.atomic():
-            ticket = selectors.get_ticket_for(actor, ref, for_update=True)
-            for f in file:
-                if f.file is None:
-                    raise DomainError(ErrorCode.ATTACHMENT_MISSING, "A file part has no content.")
-                upload = services.Upload(
-                    stream=f.file, name=f.name, declared_type=f.content_type, size=f.size
-                )
-                created.append(
-                    services.add_attachment(
-                        actor=actor, ticket=ticket, upload=upload, public=public
-                    )
-                )
-    except Exception:
-        # One file refused undoes the whole upload: the rows roll back, the stored bytes go too.
-        for attachment in created:
-            attachment.file.storage.delete(attachment.file.name)
-        raise
+    if any(f.file is None for f in file):
+        raise DomainError(ErrorCode.ATTACHMENT_MISSING, "A file part has no content.")
+    uploads = [
+        services.Upload(stream=f.file, name=f.name, declared_type=f.content_type, size=f.size)
+        for f in file
+        if f.file is not None
+    ]
+    with transaction.atomic():
+        ticket = selectors.get_ticket_for(actor, ref, for_update=True)
+        created = services.add_attachments(
+            actor=actor, ticket=ticket, uploads=uploads, public=public
+        )
     return Status(201, [attachment_ref_out(a, ticket.ref) for a in created])
 
 

@@ -7,7 +7,12 @@ from here.
 """
 
 from comptoir.tickets.services._common import MAX_BODY, MAX_TAGS, MAX_TITLE, clean_tags, format_ref
-from comptoir.tickets.services.conversation import Upload, add_attachment, add_comment
+from comptoir.tickets.services.conversation import (
+    Upload,
+    add_attachment,
+    add_attachments,
+    add_comment,
+)
 from comptoir.tickets.services.creation import create_ticket
 from comptoir.tickets.services.fields import update_ticket
 from comptoir.tickets.services.links import link_tickets, merge_tickets, unlink_tickets
@@ -27,6 +32,7 @@ __all__ = [
     "MAX_TITLE",
     "Upload",
     "add_attachment",
+    "add_attachments",
     "add_comment",
     "assign_ticket",
     "cancel_ticket",

@@ -205,3 +205,33 @@ def add_attachment(
             attachment.file.storage.delete(attachment.file.name)
         raise
     return attachment
+
+
+@transaction.atomic
+def add_attachments(
+    *,
+    actor: Actor,
+    ticket: Ticket,
+    uploads: list[Upload],
+    public: bool = True,
+    comment: Comment | None = None,
+) -> list[Attachment]:
+    """Several files at once (an upload form, a mail): all of them are kept, or none.
+
+    When one is refused, the rows roll back with the transaction and the bytes already stored
+    for the others are removed here, so nothing waits for ``prune_orphan_files``.
+    """
+    created: list[Attachment] = []
+    try:
+        for upload in uploads:
+            created.append(
+                add_attachment(
+                    actor=actor, ticket=ticket, upload=upload, public=public, comment=comment
+                )
+            )
+    except Exception:
+        for attachment in created:
+            if attachment.file.name:
+                attachment.file.storage.delete(attachment.file.name)
+        raise
+    return created
