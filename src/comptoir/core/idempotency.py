@@ -78,8 +78,6 @@ class IdempotencyMiddleware:
             )
 
         request_hash = _request_hash(request)
-        cutoff = timezone.now() - timedelta(hours=settings.COMPTOIR_IDEMPOTENCY_TTL_HOURS)
-        IdempotencyRecord.objects.filter(scope=scope, key=key, created_at__lt=cutoff).delete()
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
@@ -89,16 +87,18 @@ class IdempotencyMiddleware:
             existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
             if existing is None:  # expired and removed meanwhile
                 return self.get_response(request)
+            now = timezone.now()
+            if existing.created_at < now - timedelta(hours=settings.COMPTOIR_IDEMPOTENCY_TTL_HOURS):
+                # Past its day the key is free again; only a reused key pays for this check.
+                IdempotencyRecord.objects.filter(pk=existing.pk).delete()
+                return self(request)
             if existing.request_hash != request_hash:
                 return _error(
                     422,
                     ErrorCode.IDEMPOTENCY_KEY_REUSED,
                     "This Idempotency-Key was already used with another request.",
                 )
-            if (
-                existing.status_code is None
-                and existing.created_at < timezone.now() - ABANDONED_AFTER
-            ):
+            if existing.status_code is None and existing.created_at < now - ABANDONED_AFTER:
                 # The first attempt's process died before answering (the server's own timeout
                 # is shorter than this): nothing was acknowledged, so the retry goes ahead.
                 IdempotencyRecord.objects.filter(pk=existing.pk, status_code__isnull=True).delete()
