@@ -23,6 +23,16 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "files"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_run_at_once():
+    """Queued jobs run in the test's own process and transaction, as soon as they are queued."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = False
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     """The factories give every person a password; the production hasher is slow by design."""

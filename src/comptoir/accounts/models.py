@@ -41,6 +41,14 @@ class Organisation(models.Model):
         help_text=_("Requesters of this organisation see every ticket of their organisation."),
     )
     email_domains = models.JSONField(_("mail domains"), default=list, blank=True)
+    calendar = models.ForeignKey(
+        "desks.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The customer's own business hours, for SLAs that run on them."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -90,6 +98,13 @@ class UserManager(BaseUserManager["User"]):
         return self.get(email__iexact=username or "")
 
 
+class Availability(models.TextChoices):
+    AVAILABLE = "available", _("Available")
+    AWAY = "away", _("Away")
+    OFF = "off", _("Off duty")
+    ON_LEAVE = "on_leave", _("On leave")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("email"), unique=True)
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
@@ -103,6 +118,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     site = models.ForeignKey(
         Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="people"
+    )
+    availability = models.CharField(
+        _("availability"), max_length=10, choices=Availability.choices, default="available"
+    )
+    away_until = models.DateField(
+        _("away until"), null=True, blank=True, help_text=_("Last day of leave, inclusive.")
     )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("may use the admin"), default=False)
@@ -149,6 +170,32 @@ class Team(models.Model):
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
     email = models.EmailField(_("team mail address"), blank=True)
+    calendar = models.ForeignKey(
+        "desks.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="teams",
+        help_text=_("The team's shifts; none means always on shift."),
+    )
+    follow_the_sun = models.BooleanField(
+        _("takes part in follow-the-sun"),
+        default=False,
+        help_text=_("Receives the desk's new tickets when their own team is off shift."),
+    )
+    hand_over_at_shift_end = models.BooleanField(
+        _("hands over at the end of its shift"),
+        default=False,
+        help_text=_("Open unassigned tickets go to the team on shift when this one goes off."),
+    )
+    round_robin_last = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["desk_id", "name"]

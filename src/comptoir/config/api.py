@@ -11,6 +11,10 @@ from comptoir.accounts.api import AUTH
 from comptoir.accounts.api import router as accounts_router
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.desks.api import router as desks_router
+from comptoir.desks.calendar_api import router as calendars_router
+from comptoir.notifications.api import router as notifications_router
+from comptoir.routing.api import router as routing_router
+from comptoir.sla.api import router as sla_router
 from comptoir.tickets.api import router as tickets_router
 
 api = NinjaAPI(
@@ -28,6 +32,10 @@ api = NinjaAPI(
 api.add_router("/", accounts_router)
 api.add_router("/", desks_router)
 api.add_router("/tickets", tickets_router)
+api.add_router("/calendars", calendars_router)
+api.add_router("/", sla_router)
+api.add_router("/", routing_router)
+api.add_router("/notifications", notifications_router)
 
 
 def _error(

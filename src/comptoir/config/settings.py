@@ -65,11 +65,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
     "ninja",  # serves the API reference with its own vendored Swagger UI, no CDN
     "comptoir.core",
     "comptoir.accounts",
     "comptoir.desks",
     "comptoir.tickets",
+    "comptoir.notifications",
+    "comptoir.sla",
+    "comptoir.routing",
     "comptoir.demo",
 ]
 
@@ -142,6 +146,29 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Background jobs (Huey) -------------------------------------------------------------------
+# One queue per install: in the data folder on SQLite, in Redis when REDIS_URL is set, so any
+# number of `comptoir worker` processes on any machine share it. Tasks are queued after commit.
+_HUEY_COMMON = {
+    "name": env("COMPTOIR_QUEUE_NAME", "comptoir"),
+    "immediate": env_bool("COMPTOIR_TASKS_IMMEDIATE", False),
+    "utc": True,
+    "consumer": {
+        "workers": int(env("COMPTOIR_WORKER_THREADS") or 2),
+        "worker_type": "thread",
+        "periodic": True,
+        "check_worker_health": True,
+    },
+}
+if REDIS_URL:
+    HUEY = {**_HUEY_COMMON, "huey_class": "huey.RedisHuey", "url": REDIS_URL}
+else:
+    HUEY = {
+        **_HUEY_COMMON,
+        "huey_class": "huey.SqliteHuey",
+        "filename": str(DATA_DIR / "queue.sqlite3"),
+    }
 
 # --- Accounts -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

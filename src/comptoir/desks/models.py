@@ -3,9 +3,11 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from comptoir.accounts.models import TimeZoneField
+from comptoir.desks.business_time import Schedule
 from comptoir.desks.custom_fields import validate_schema
 from comptoir.desks.priority import default_matrix, validate_matrix
 
@@ -50,6 +52,14 @@ class Desk(models.Model):
         "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     email = models.EmailField(_("desk mail address"), blank=True)
+    calendar = models.ForeignKey(
+        "desks.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="desks",
+        help_text=_("Business hours of the desk; none means around the clock."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     last_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -112,3 +122,79 @@ class Category(models.Model):
                 if self.pk and node.pk == self.pk:
                     raise ValidationError({"parent": _("A category cannot be its own ancestor.")})
                 node = node.parent
+
+
+class BusinessCalendar(models.Model):
+    """Opening hours in one time zone, with holidays: what SLA clocks and team shifts run on.
+
+    ``openings`` is a list of ``{"weekday": 0-6, "start": "HH:MM", "end": "HH:MM"}`` in local
+    wall-clock time (Monday is 0; an end at or before the start runs past midnight). The
+    arithmetic lives in :mod:`comptoir.desks.business_time`; :meth:`schedule` builds its value.
+    """
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    time_zone = TimeZoneField(_("time zone"))
+    always_open = models.BooleanField(_("open 24×7"), default=False)
+    openings = models.JSONField(_("opening hours"), default=list, blank=True)
+    holiday_country = models.CharField(
+        _("holidays of country"),
+        max_length=2,
+        blank=True,
+        help_text=_("ISO code (FR, US, IN…); public holidays are generated for it."),
+    )
+    holiday_subdivision = models.CharField(_("subdivision"), max_length=10, blank=True)
+    ical_url = models.URLField(_("holiday calendar URL (iCalendar)"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("business calendar")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from comptoir.desks.calendars import schedule_problems
+
+        problems = schedule_problems(self)
+        if problems:
+            raise ValidationError(problems)
+
+    def schedule(self) -> Schedule:
+        from comptoir.desks.calendars import schedule_of
+
+        return schedule_of(self)
+
+
+class HolidaySource(models.TextChoices):
+    MANUAL = "manual", _("Entered by hand")
+    GENERATED = "generated", _("Public holiday")
+    IMPORTED = "imported", _("Imported (iCalendar)")
+
+
+class Holiday(models.Model):
+    """A whole local day on which a calendar is closed."""
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    source = models.CharField(max_length=10, choices=HolidaySource.choices, default="manual")
+
+    class Meta:
+        ordering = ["calendar_id", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="holiday_unique_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        BusinessCalendar.objects.filter(pk=self.calendar_id).update(updated_at=timezone.now())
+
+    def delete(self, *args, **kwargs):
+        calendar_id = self.calendar_id
+        result = super().delete(*args, **kwargs)
+        BusinessCalendar.objects.filter(pk=calendar_id).update(updated_at=timezone.now())
+        return result

@@ -145,7 +145,13 @@ class TicketFilters(Schema):
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
-    sort: Sort = Sort.newest
+    breached: bool | None = Field(
+        None, description="true: tickets that missed an SLA target; false: the others."
+    )
+    due_before: datetime | None = Field(
+        None, description="Only tickets whose next SLA target falls due before this time."
+    )
+    sort: Sort = Field(Sort.newest, description="'due' lists running SLA clocks, soonest first.")
     cursor: str | None = None
     limit: int = Field(50, ge=1, description="Page size; a value above 200 is capped to 200.")
 
@@ -171,6 +177,9 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         "updated_after": _utc(filters.updated_after),
         "updated_before": _utc(filters.updated_before),
         "tag": filters.tag,
+        "breached": filters.breached,
+        "due_before": _utc(filters.due_before),
+        "sort": filters.sort.value,
     }
     # A name that matches nothing filters to nothing (id 0), rather than being ignored.
     if filters.assignee == "none":

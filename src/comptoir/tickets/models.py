@@ -100,6 +100,10 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Kept by the SLA clocks (a projection, not a change: no timeline event): the earliest due
+    # time of the running targets, and whether any target of the ticket was breached.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_breached = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -118,6 +122,11 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "created_at"], name="tk_requester"),
             models.Index(fields=["organisation", "created_at"], name="tk_org"),
             models.Index(fields=["status", "desk"], name="tk_status"),
+            models.Index(
+                fields=["desk", "sla_due_at", "id"],
+                name="tk_desk_due",
+                condition=models.Q(sla_due_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -231,6 +240,13 @@ class EventKind(models.TextChoices):
     MERGED_FROM = "merged_from", _("Another ticket merged in")
     WATCHER_ADDED = "watcher_added", _("Watcher added")
     WATCHER_REMOVED = "watcher_removed", _("Watcher removed")
+    SLA_STARTED = "sla_started", _("SLA target set")
+    SLA_RETARGETED = "sla_retargeted", _("SLA target changed")
+    SLA_WARNING = "sla_warning", _("SLA warning")
+    SLA_MET = "sla_met", _("SLA target met")
+    SLA_BREACHED = "sla_breached", _("SLA target breached")
+    ESCALATED = "escalated", _("Escalated")
+    ROUTED = "routed", _("Routed")
 
 
 class TicketEvent(models.Model):

@@ -33,6 +33,7 @@ class Sort(StrEnum):
     recently_updated = "-updated"
     priority = "priority"
     least_urgent = "-priority"
+    due = "due"
 
 
 class IntakeChannel(StrEnum):
@@ -204,6 +205,8 @@ class TicketOut(BaseModel):
     first_response_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    sla_due_at: datetime | None
+    sla_breached: bool
     allowed_actions: list[str]
 
 
@@ -289,6 +292,8 @@ def ticket_out(actor: Actor, ticket: Ticket, *, tags: list[str] | None = None) -
         "first_response_at": ticket.first_response_at,
         "resolved_at": ticket.resolved_at,
         "closed_at": ticket.closed_at,
+        "sla_due_at": ticket.sla_due_at,
+        "sla_breached": ticket.sla_breached,
         "allowed_actions": allowed_actions(actor, ticket),
     }
 

@@ -148,6 +148,8 @@ SORT_KEYS = {
     "-updated": ("updated_at", True, True),
     "priority": ("priority", False, False),
     "-priority": ("priority", True, False),
+    # Only tickets with a running SLA clock have a due time: sorting by it lists those.
+    "due": ("sla_due_at", False, True),
 }
 
 
@@ -172,6 +174,8 @@ def filter_tickets(
         "created_before": "created_at__lt",
         "updated_after": "updated_at__gte",
         "updated_before": "updated_at__lt",
+        "breached": "sla_breached",
+        "due_before": "sla_due_at__lt",
     }
     for name, lookup in lookups.items():
         value = filters.get(name)
@@ -191,4 +195,6 @@ def filter_tickets(
         )
     if filters.get("tag"):
         tickets = tickets.filter(tags__name=filters["tag"].strip().lower())
+    if filters.get("sort") == "due":
+        tickets = tickets.filter(sla_due_at__isnull=False)
     return tickets

@@ -17,6 +17,7 @@ from comptoir.tickets.services.creation import create_ticket
 from comptoir.tickets.services.fields import update_ticket
 from comptoir.tickets.services.links import link_tickets, merge_tickets, unlink_tickets
 from comptoir.tickets.services.maintenance import prune_orphan_files
+from comptoir.tickets.services.timeline import append_event, set_sla_summary
 from comptoir.tickets.services.transitions import (
     assign_ticket,
     cancel_ticket,
@@ -34,6 +35,7 @@ __all__ = [
     "add_attachment",
     "add_attachments",
     "add_comment",
+    "append_event",
     "assign_ticket",
     "cancel_ticket",
     "clean_tags",
@@ -45,6 +47,7 @@ __all__ = [
     "prune_orphan_files",
     "reopen_ticket",
     "resolve_ticket",
+    "set_sla_summary",
     "transition_ticket",
     "unlink_tickets",
     "update_ticket",

@@ -57,6 +57,9 @@ def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True)
         )
     text = _clean_text(body, "body", required=True, limit=MAX_BODY)
     staff = is_staff_on(actor, ticket.desk_id)
+    # A person answered: automatic replies (the system, an integration) are not a response.
+    human = actor.user is not None and actor.user != ticket.requester
+    by = "staff" if staff and human else ("customer" if actor.user is not None else "system")
     comment = Comment.objects.create(
         ticket=ticket,
         author=actor.user,
@@ -70,16 +73,14 @@ def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True)
         ticket,
         actor,
         EventKind.COMMENTED if public else EventKind.NOTE_ADDED,
-        after={"comment": comment.pk, "public": public},
+        after={"comment": comment.pk, "public": public, "by": by},
         public=public,
         comment=comment,
         at=comment.created_at,
     )
     fields = ["updated_at"]
     ticket.updated_at = comment.created_at
-    # A person answered: automatic replies (the system, an integration) are not a first response.
-    human = actor.user is not None and actor.user != ticket.requester
-    if public and staff and human and ticket.first_response_at is None:
+    if public and by == "staff" and ticket.first_response_at is None:
         ticket.first_response_at = comment.created_at
         fields.append("first_response_at")
     ticket.save(update_fields=fields)

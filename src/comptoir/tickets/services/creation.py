@@ -107,10 +107,12 @@ def create_ticket(
     lifecycle = lifecycle_for(kind)
     description_html = render_markdown(description)
     organisation = requester.organisation
+    # Where the team came from: routing rules re-decide only a team nobody chose.
+    team_source = "given" if team is not None else None
     if team is None and category is not None and category.default_team_id:
-        team = category.default_team
+        team, team_source = category.default_team, "category"
     if team is None and desk.default_team_id:
-        team = desk.default_team
+        team, team_source = desk.default_team, "desk"
     with transaction.atomic():
         now = timezone.now()
         number = _next_number(desk)
@@ -153,6 +155,7 @@ def create_ticket(
                 "urgency": urgency,
                 "requester": requester.email,
                 "team": ticket.team_id,
+                "team_source": team_source,
                 "category": ticket.category_id,
             },
             public=True,

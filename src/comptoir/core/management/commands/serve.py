@@ -1,8 +1,16 @@
-"""``comptoir serve``: migrate, then serve with Gunicorn (static files included)."""
+"""``comptoir serve``: migrate, then serve with Gunicorn (static files included).
+
+Unless told otherwise it also starts one ``comptoir worker`` beside the server, so that a single
+command runs everything on a laptop; larger installs run their workers apart (``--no-worker``).
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
+import subprocess
+import sys
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -32,10 +40,20 @@ class Command(BaseCommand):
             "--no-migrate", action="store_true", help="Do not apply migrations first."
         )
         parser.add_argument("--access-log", action="store_true", help="Log every request.")
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            default=os.environ.get("COMPTOIR_SERVE_WORKER", "1").lower() in {"0", "false", "no"},
+            help="Do not start a background worker beside the server.",
+        )
 
-    def handle(self, *args, host, port, workers, threads, no_migrate, access_log, **options):
+    def handle(
+        self, *args, host, port, workers, threads, no_migrate, access_log, no_worker, **options
+    ):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
+        if not no_worker:
+            start_worker()
         from django.db import connections
 
         connections.close_all()  # workers are forked: none may inherit this process's connection
@@ -70,3 +88,21 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         Server().run()
+
+
+def start_worker() -> subprocess.Popen:
+    """One ``comptoir worker`` child, stopped when the server stops."""
+    child = subprocess.Popen([sys.executable, "-m", "comptoir.cli", "worker"])  # noqa: S603
+
+    owner = os.getpid()
+
+    def stop() -> None:
+        if os.getpid() == owner and child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    atexit.register(stop)
+    return child

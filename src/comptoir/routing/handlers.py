@@ -1,0 +1,1 @@
+"""Routing follows the tickets' events."""
