@@ -373,6 +373,27 @@ def test_lord_howe_half_hour_changes():
     assert business_time_between(schedule, *autumn) == 210 * MIN
 
 
+def test_santiago_changes_at_midnight():
+    santiago = ZoneInfo("America/Santiago")
+    schedule = Schedule.build("America/Santiago", [Opening(5, time(22), time(6))])
+    # Sat 5 September 2026 24:00 -04:00 becomes Sun 01:00 -03:00: Sunday's midnight does not
+    # exist and moves forward to 01:00 -03:00 (04:00 UTC). The shift runs Sat 22:00 -04:00
+    # (Sun 02:00 UTC) to Sun 06:00 -03:00 (09:00 UTC): 7 h, still one interval.
+    spring = at(santiago, 2026, 9, 5, 12), at(santiago, 2026, 9, 6, 12)
+    assert schedule.open_intervals(*spring) == [(utc(2026, 9, 6, 2), utc(2026, 9, 6, 9))]
+    # Sat 4 April 2026 24:00 -03:00 becomes Sat 23:00 -04:00: the shift runs Sat 22:00 -03:00
+    # (Sun 01:00 UTC) through the repeated hour to Sun 06:00 -04:00 (10:00 UTC): 9 h.
+    autumn = at(santiago, 2026, 4, 4, 12), at(santiago, 2026, 4, 5, 12)
+    assert business_time_between(schedule, *autumn) == 9 * H
+    # Saturday's part ends at Sunday's midnight, 04:00 UTC, after both 23:30s.
+    assert schedule.is_open(datetime(2026, 4, 4, 23, 30, tzinfo=santiago, fold=1))
+    # With Sunday off, only Saturday's part runs: 22:00 -03:00 to 00:00 -04:00 is 3 h.
+    holiday = Schedule.build(
+        "America/Santiago", [Opening(5, time(22), time(6))], [date(2026, 4, 5)]
+    )
+    assert business_time_between(holiday, *autumn) == 3 * H
+
+
 # --- merging, 24×7, whole days ----------------------------------------------------------------
 
 
@@ -598,19 +619,31 @@ def test_a_calendar_closed_for_two_years_still_answers():
 
 # --- properties ---------------------------------------------------------------------------------
 
-ZONES = ["Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
-WEEK_MINUTES = 7 * 1440
-#: Days of the 2025–2028 DST changes of those zones, so that examples often cross one.
-CHANGES = [
-    date(year, month, day)
-    for year, dates in {
-        2025: [(3, 9), (3, 30), (4, 6), (10, 5), (10, 26), (11, 2)],
-        2026: [(3, 8), (3, 29), (4, 5), (10, 4), (10, 25), (11, 1)],
-        2027: [(3, 14), (3, 28), (4, 4), (10, 3), (10, 31), (11, 7)],
-        2028: [(3, 12), (3, 26), (4, 2), (10, 1), (10, 29), (11, 5)],
-    }.items()
-    for month, day in dates
+ZONES = [
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "America/Santiago",  # changes at midnight
 ]
+WEEK_MINUTES = 7 * 1440
+
+
+def offset_changes(zone: str) -> list[date]:
+    """The dates of 2025–2028 on which ``zone`` changes its offset."""
+    tz, day, found = ZoneInfo(zone), date(2025, 1, 1), []
+    while day < date(2029, 1, 1):
+        following = day + timedelta(days=1)
+        if tz.utcoffset(datetime.combine(day, time())) != tz.utcoffset(
+            datetime.combine(following, time())
+        ):
+            found.append(day)
+        day = following
+    return found
+
+
+#: So that examples often cross a change.
+CHANGES = sorted({day for zone in ZONES for day in offset_changes(zone)})
 
 
 def clock(minutes: int) -> time:
@@ -635,14 +668,13 @@ def schedules(draw) -> Schedule:
         cursor += length + draw(st.integers(0, 3 * 96)) * 15  # 0: the next one is adjacent
         if cursor >= first + WEEK_MINUTES:
             break
-    holidays = set(draw(st.lists(st.dates(date(2024, 12, 1), date(2029, 3, 1)), max_size=30)))
-    for start_day, days in draw(
-        st.lists(
-            st.tuples(st.dates(date(2025, 1, 1), date(2028, 12, 31)), st.integers(1, 20)),
-            max_size=3,
-        )
+    # Holidays: single days and runs of up to three weeks, from December 2024 to 2029.
+    holidays = set()
+    for offset, days in draw(
+        st.lists(st.tuples(st.integers(-31, 4 * 366), st.integers(1, 21)), max_size=6)
     ):
-        holidays.update(start_day + timedelta(days=n) for n in range(days))
+        first_day = date(2025, 1, 1) + timedelta(days=offset)
+        holidays.update(first_day + timedelta(days=n) for n in range(days))
     return Schedule.build(zone, openings, holidays)
 
 

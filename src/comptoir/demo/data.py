@@ -15,7 +15,10 @@ from django.db.models import F
 from comptoir.accounts.models import Membership, Organisation, Site, Team, User
 from comptoir.accounts.roles import Role
 from comptoir.core.actor import Actor, Channel
+from comptoir.desks import calendars
 from comptoir.desks.models import Category, Desk, DeskKind
+from comptoir.routing.models import Method, RoutingRule
+from comptoir.sla import policies
 from comptoir.tickets import services
 from comptoir.tickets.lifecycle import TicketKind
 from comptoir.tickets.models import Comment, Ticket, TicketEvent
@@ -337,6 +340,7 @@ def load(seed: int = 42) -> None:
             "Account": ["Login", "Data"],
         },
     )
+    _business_hours(it, cs, paris_team, mtl_team, infra, eu, us, northwind)
 
     it_staff = [agent, agent2, tech, tech2]
     levels = ["low", "medium", "high"]
@@ -522,6 +526,156 @@ def load(seed: int = 42) -> None:
     made.append((dup, 0))
 
     _age(made, rng)
+
+
+def _weekdays(start: str, end: str) -> list[dict[str, object]]:
+    return [{"weekday": day, "start": start, "end": end} for day in range(5)]
+
+
+def _business_hours(
+    it: Desk,
+    cs: Desk,
+    paris_team: Team,
+    mtl_team: Team,
+    infra: Team,
+    eu: Team,
+    us: Team,
+    northwind: Organisation,
+) -> None:
+    """Calendars with public holidays, SLA and OLA policies, follow-the-sun routing."""
+    system = Actor.system("demo")
+    paris_hours = calendars.create_calendar(
+        actor=system,
+        name="Paris office",
+        time_zone="Europe/Paris",
+        openings=_weekdays("08:30", "18:30"),
+        holiday_country="FR",
+    )
+    montreal_hours = calendars.create_calendar(
+        actor=system,
+        name="Montréal office",
+        time_zone="America/Toronto",
+        openings=_weekdays("08:00", "18:00"),
+        holiday_country="CA",
+        holiday_subdivision="QC",
+    )
+    new_york_hours = calendars.create_calendar(
+        actor=system,
+        name="New York office",
+        time_zone="America/New_York",
+        openings=_weekdays("09:00", "17:00"),
+        holiday_country="US",
+        holiday_subdivision="NY",
+    )
+    around_the_clock = calendars.create_calendar(
+        actor=system, name="24×7", time_zone="UTC", always_open=True
+    )
+    it.calendar = cs.calendar = paris_hours
+    it.save(update_fields=["calendar"])
+    cs.save(update_fields=["calendar"])
+    for team, hours in (
+        (paris_team, paris_hours),
+        (mtl_team, montreal_hours),
+        (infra, paris_hours),
+        (eu, paris_hours),
+        (us, new_york_hours),
+    ):
+        team.calendar = hours
+        team.follow_the_sun = team in (paris_team, mtl_team, eu, us)
+        team.hand_over_at_shift_end = team.follow_the_sun
+        team.save(update_fields=["calendar", "follow_the_sun", "hand_over_at_shift_end"])
+    northwind.calendar = new_york_hours
+    northwind.save(update_fields=["calendar"])
+
+    hours = 60
+    policies.create_policy(
+        actor=system,
+        desk=it,
+        name="Major incidents",
+        position=10,
+        kinds=["incident"],
+        priorities=[1],
+        calendar_source="fixed",
+        calendar=around_the_clock.pk,
+        targets=[
+            {"metric": "first_response", "minutes": 15},
+            {"metric": "resolution", "minutes": 4 * hours},
+        ],
+        warn_at=[50, 75, 90],
+        breach_raise_priority=False,
+    )
+    policies.create_policy(
+        actor=system,
+        desk=it,
+        name="Standard IT",
+        position=100,
+        targets=[
+            {"metric": "first_response", "minutes": 4 * hours},
+            {"metric": "first_response", "minutes": 1 * hours, "priority": 2},
+            {"metric": "next_response", "minutes": 8 * hours},
+            {"metric": "resolution", "minutes": 30 * hours},
+            {"metric": "resolution", "minutes": 8 * hours, "priority": 2},
+            {"metric": "resolution", "minutes": 50 * hours, "priority": 4},
+            {"metric": "resolution", "minutes": 100 * hours, "priority": 5},
+        ],
+    )
+    policies.create_policy(
+        actor=system,
+        desk=it,
+        name="Infrastructure OLA",
+        scope="ola",
+        teams=[infra.pk],
+        calendar_source="team",
+        targets=[{"metric": "resolution", "minutes": 16 * hours}],
+    )
+    policies.create_policy(
+        actor=system,
+        desk=cs,
+        name="VIP customers",
+        position=10,
+        vip_only=True,
+        calendar_source="organisation",
+        targets=[
+            {"metric": "first_response", "minutes": 1 * hours},
+            {"metric": "next_response", "minutes": 2 * hours},
+            {"metric": "resolution", "minutes": 16 * hours},
+        ],
+    )
+    policies.create_policy(
+        actor=system,
+        desk=cs,
+        name="Customers",
+        position=100,
+        targets=[
+            {"metric": "first_response", "minutes": 8 * hours},
+            {"metric": "next_response", "minutes": 8 * hours},
+            {"metric": "resolution", "minutes": 40 * hours},
+        ],
+    )
+
+    network = Category.objects.get(desk=it, slug="network")
+    rule = RoutingRule.objects.create(
+        desk=it,
+        name="Network to the Paris desk",
+        position=10,
+        team=paris_team,
+        method=Method.LEAST_OPEN,
+    )
+    rule.categories.set([network])
+    RoutingRule.objects.create(
+        desk=it, name="Everything else", position=100, team=paris_team, method=Method.ROUND_ROBIN
+    )
+    americas = RoutingRule.objects.create(
+        desk=cs,
+        name="Customers in the Americas",
+        position=10,
+        team=us,
+        method=Method.ROUND_ROBIN,
+    )
+    americas.organisations.set([northwind])
+    RoutingRule.objects.create(
+        desk=cs, name="Other customers", position=100, team=eu, method=Method.ROUND_ROBIN
+    )
 
 
 def _age(made: list[tuple[Ticket, int]], rng: random.Random) -> None:

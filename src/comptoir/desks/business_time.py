@@ -61,6 +61,7 @@ _ONE_US = timedelta(microseconds=1)
 _ZERO = timedelta(0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+_MAX_ORDINAL = date.max.toordinal()
 _BLOCK_DAYS = 64  # local dates per cached block
 _SEARCH_DAYS = 1_100
 _SEARCH_US = _SEARCH_DAYS * _DAY_US
@@ -265,35 +266,30 @@ class Schedule:
 
     def _build_block(self, k: int) -> _Block:
         first = k * _BLOCK_DAYS
-        if first < 1 or first + _BLOCK_DAYS >= date.max.toordinal():
+        if first < 1 or first + _BLOCK_DAYS >= _MAX_ORDINAL:
             raise OverflowError("Business time can only be computed between the years 1 and 9999.")
-        tz = self.tz
-        midnights = []
-        for ordinal in range(first, first + _BLOCK_DAYS + 1):
-            local = date.fromordinal(ordinal)
-            midnights.append(datetime(local.year, local.month, local.day, tzinfo=tz))
-        lows = [_utc_us(midnight, "midnight") for midnight in midnights]
+        utcoffset = self.tz.utcoffset
+        # The UTC offset at each local midnight (fold=0), and at the one after the block.
+        offsets = [
+            _offset_us(utcoffset(datetime.fromordinal(ordinal)))
+            for ordinal in range(first, first + _BLOCK_DAYS + 1)
+        ]
+        first_midnight = (first - _EPOCH_ORDINAL) * _DAY_US  # local, as if it were UTC
+        lows = [first_midnight + n * _DAY_US - offsets[n] for n in range(_BLOCK_DAYS + 1)]
         starts: list[int] = []
         ends: list[int] = []
-        for index in range(_BLOCK_DAYS):
-            ordinal = first + index
+        for n in range(_BLOCK_DAYS):
+            ordinal = first + n
             segments = self._segments[(ordinal - 1) % 7]
             if not segments or ordinal in self._closed_ordinals:
                 continue
-            low, high, midnight = lows[index], lows[index + 1], midnights[index]
-            day: list[tuple[int, int]] = []
-            for opens, closes in segments:
-                # The date's own midnights bound its intervals (a time moved forward by a
-                # gap cannot spill into the next date).
-                a = low if opens == 0 else max(low, _utc_us(midnight + timedelta(0, 0, opens), ""))
-                b = (
-                    high
-                    if closes == _DAY_US
-                    else min(high, _utc_us(midnight + timedelta(0, 0, closes), ""))
-                )
-                if b > a:
-                    day.append((a, b))
-            day.sort()
+            if offsets[n] == offsets[n + 1]:
+                # Same offset at both midnights: no change that day (the tz database has no
+                # two changes of a zone within four days of each other).
+                shift = lows[n]
+                day = [(shift + opens, shift + closes) for opens, closes in segments]
+            else:
+                day = self._changing_day(ordinal, segments, lows[n], lows[n + 1])
             for a, b in day:
                 if ends and a <= ends[-1]:
                     if b > ends[-1]:
@@ -318,6 +314,41 @@ class Schedule:
             total,
         )
 
+    def _changing_day(
+        self, ordinal: int, segments: tuple[tuple[int, int], ...], low: int, high: int
+    ) -> list[tuple[int, int]]:
+        """The UTC intervals of a date on which the offset changes, boundary by boundary.
+
+        Each local boundary takes the offset ``zoneinfo`` gives it with fold=0 (a time in a gap
+        moves forward by the gap, a repeated time is its first occurrence). The date's own
+        midnights bound its intervals, an interval moved past its end is dropped, and
+        intervals brought together by the change are merged.
+        """
+        utcoffset = self.tz.utcoffset
+        midnight = datetime.fromordinal(ordinal)
+        local = (ordinal - _EPOCH_ORDINAL) * _DAY_US
+
+        def utc(wall: int) -> int:
+            if wall == 0:
+                return low
+            if wall == _DAY_US:
+                return high
+            return local + wall - _offset_us(utcoffset(midnight + timedelta(0, 0, wall)))
+
+        day = []
+        for opens, closes in segments:
+            a, b = max(low, utc(opens)), min(high, utc(closes))
+            if b > a:
+                day.append((a, b))
+        day.sort()
+        merged: list[tuple[int, int]] = []
+        for a, b in day:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        return merged
+
 
 def add_business_time(schedule: Schedule, start: datetime, duration: timedelta) -> datetime:
     """The moment (UTC) when ``duration`` of business time has passed since ``start``."""
@@ -332,7 +363,7 @@ def add_business_time(schedule: Schedule, start: datetime, duration: timedelta) 
     n = bisect_right(ends, moment)
     if n < len(ends):
         opens = starts[n]
-        target = before[n] + (moment - opens if moment > opens else 0) + remaining
+        target = before[n] + (moment - opens) + remaining
     else:
         target = total + remaining
     closed_since = moment
@@ -386,6 +417,12 @@ def _utc_us(moment: datetime, name: str) -> int:
     except TypeError:
         raise ValueError(f"{name} must be timezone-aware") from None
     return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds
+
+
+def _offset_us(offset: timedelta | None) -> int:
+    if offset is None:  # pragma: no cover - a ZoneInfo always has an offset
+        return 0
+    return (offset.days * 86_400 + offset.seconds) * _US + offset.microseconds
 
 
 def _datetime(moment: int) -> datetime:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from comptoir.accounts.models import Membership
@@ -81,13 +82,28 @@ def steps_of(ticket: Ticket) -> list[pure.Step]:
 # --- which policy, which calendar -----------------------------------------------------------------
 
 
+# desk id -> (version, policies). The version is read from the database on every use (one
+# small aggregate), so a policy changed by another process is never used stale.
+_policies: dict[int, tuple[tuple[Any, ...], list[SlaPolicy]]] = {}
+
+
 def _desk_policies(desk_id: int) -> list[SlaPolicy]:
-    return list(
+    version = tuple(
+        SlaPolicy.objects.filter(desk_id=desk_id)
+        .aggregate(changed=Max("updated_at"), count=Count("id"), ids=Sum("id"))
+        .values()
+    )
+    cached = _policies.get(desk_id)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    found = list(
         SlaPolicy.objects.filter(desk_id=desk_id, is_active=True)
         .select_related("calendar", "breach_reassign_team")
         .prefetch_related("categories", "organisations", "teams")
         .order_by("position", "id")
     )
+    _policies[desk_id] = (version, found)
+    return found
 
 
 def _schedule(calendar: BusinessCalendar | None, time_zone: str) -> Schedule:
@@ -213,7 +229,9 @@ def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshRes
         return result
     actor = sla_actor()
     steps = steps_of(ticket)
-    existing = {c.slot: c for c in SlaClock.objects.filter(ticket_id=ticket.pk)}
+    existing = {
+        c.slot: c for c in SlaClock.objects.filter(ticket_id=ticket.pk).select_related("policy")
+    }
     wanted = _wanted(ticket, _desk_policies(ticket.desk_id)) if steps else []
     seen: set[str] = set()
     for want in wanted:
@@ -229,6 +247,7 @@ def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshRes
         elif derived.cycle != clock.cycle:
             clock.warned_level = 0  # a new next-response cycle warns afresh
         was_stopped = clock.state == ClockState.STOPPED
+        stored_before = None if fresh else _stored(clock)
         clock.team_id = want.team_id
         clock.policy = want.policy
         clock.calendar = want.calendar
@@ -245,7 +264,8 @@ def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshRes
         clock.next_check_at = _next_check(
             clock, list(want.policy.warn_at or []), want.spec.schedule, now
         )
-        clock.save()
+        if fresh or _stored(clock) != stored_before:
+            clock.save()
         result.clocks.append(clock)
         facts = _clock_facts(clock)
         if not fresh and before is not None and (
@@ -276,6 +296,29 @@ def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshRes
             )
     _summarise(ticket.pk)
     return result
+
+
+_STORED = (
+    "team_id",
+    "policy_id",
+    "calendar_id",
+    "time_zone",
+    "cycle",
+    "target_seconds",
+    "state",
+    "started_at",
+    "elapsed_seconds",
+    "resumed_at",
+    "due_at",
+    "stopped_at",
+    "breached_at",
+    "next_check_at",
+    "warned_level",
+)
+
+
+def _stored(clock: SlaClock) -> tuple[Any, ...]:
+    return tuple(getattr(clock, name) for name in _STORED)
 
 
 def _timeline(
@@ -374,7 +417,7 @@ def _act(
         result.events.append(EventKind.SLA_BREACHED if breach else EventKind.SLA_WARNING)
     if breach and policy is not None and ticket.is_live:
         _escalate(ticket, policy, clock)
-    logger.info("%s: %s on %s (%d notices)", ticket.ref, title, clock.slot, sent)
+    logger.debug("%s on %s (%d notices)", title, clock.slot, sent)
     return True
 
 

@@ -6,50 +6,132 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0003_organisation_calendar_team_calendar_and_more'),
-        ('desks', '0002_businesscalendar_desk_calendar_holiday'),
+        ("accounts", "0003_organisation_calendar_team_calendar_and_more"),
+        ("desks", "0002_businesscalendar_desk_calendar_holiday"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AgentSkill',
+            name="AgentSkill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='desks.category')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skills', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="desks.category",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="skills",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'category'), name='agent_skill_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "category"), name="agent_skill_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RoutingRule',
+            name="RoutingRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('position', models.PositiveIntegerField(default=100, verbose_name='order')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('kinds', models.JSONField(blank=True, default=list, verbose_name='ticket kinds')),
-                ('priorities', models.JSONField(blank=True, default=list, verbose_name='priorities')),
-                ('channels', models.JSONField(blank=True, default=list, verbose_name='channels')),
-                ('vip_only', models.BooleanField(default=False, verbose_name='VIP organisations only')),
-                ('method', models.CharField(choices=[('queue', "Leave in the team's queue"), ('round_robin', 'Round robin'), ('least_open', 'Least open work'), ('skill', 'By skill, then least open work')], default='queue', max_length=15, verbose_name='within the team')),
-                ('follow_the_sun', models.BooleanField(default=True, help_text="When the team is off shift, give the ticket to the desk's team on shift.", verbose_name='follow the sun')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('categories', models.ManyToManyField(blank=True, help_text='A category matches its subcategories too.', related_name='+', to='desks.category')),
-                ('desk', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routing_rules', to='desks.desk')),
-                ('organisations', models.ManyToManyField(blank=True, related_name='+', to='accounts.organisation')),
-                ('sites', models.ManyToManyField(blank=True, related_name='+', to='accounts.site')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routing_rules', to='accounts.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                ("position", models.PositiveIntegerField(default=100, verbose_name="order")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("kinds", models.JSONField(blank=True, default=list, verbose_name="ticket kinds")),
+                (
+                    "priorities",
+                    models.JSONField(blank=True, default=list, verbose_name="priorities"),
+                ),
+                ("channels", models.JSONField(blank=True, default=list, verbose_name="channels")),
+                (
+                    "vip_only",
+                    models.BooleanField(default=False, verbose_name="VIP organisations only"),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("queue", "Leave in the team's queue"),
+                            ("round_robin", "Round robin"),
+                            ("least_open", "Least open work"),
+                            ("skill", "By skill, then least open work"),
+                        ],
+                        default="queue",
+                        max_length=15,
+                        verbose_name="within the team",
+                    ),
+                ),
+                (
+                    "follow_the_sun",
+                    models.BooleanField(
+                        default=True,
+                        help_text="When the team is off shift, give the ticket to the desk's team on shift.",
+                        verbose_name="follow the sun",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "categories",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="A category matches its subcategories too.",
+                        related_name="+",
+                        to="desks.category",
+                    ),
+                ),
+                (
+                    "desk",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="routing_rules",
+                        to="desks.desk",
+                    ),
+                ),
+                (
+                    "organisations",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to="accounts.organisation"
+                    ),
+                ),
+                ("sites", models.ManyToManyField(blank=True, related_name="+", to="accounts.site")),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="routing_rules",
+                        to="accounts.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['desk_id', 'position', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('desk', 'name'), name='routing_rule_unique_name')],
+                "ordering": ["desk_id", "position", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("desk", "name"), name="routing_rule_unique_name"
+                    )
+                ],
             },
         ),
     ]

@@ -1,0 +1,21 @@
+"""Background jobs of routing. Running one twice changes nothing more."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, lock_task
+
+from comptoir.routing.services import hand_over
+
+logger = logging.getLogger(__name__)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+@lock_task("routing-hand-over")
+def hand_over_tickets_task() -> None:
+    """Every five minutes: teams whose shift has ended hand their unassigned tickets over."""
+    moved = hand_over()
+    if moved:
+        logger.info("Routing hand-over: %d tickets moved to the teams on shift", moved)
