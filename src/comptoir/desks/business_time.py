@@ -15,23 +15,28 @@ Conventions (``docs/subsystems/sla-business-time.md`` works through examples of 
 * **Daylight-saving changes.** A local time that does not exist (02:30 on the spring-forward
   night in Paris) is moved forward by the gap: 03:30. A local time that happens twice (02:30 on
   the fall-back night) is its first occurrence. This is what ``zoneinfo`` gives with
-  ``fold=0``. An interval whose start is moved past its end is empty that day.
+  ``fold=0``. An interval whose start is moved past its end is empty that day. A date runs
+  from its midnight to the next, both read the same way (where a change is at midnight, the
+  date starts when its first hour exists).
 * **Holidays** close their whole local date, 00:00 to 24:00, including the part of a night
   shift that runs into it: the shift that starts the evening before a holiday stops at
   midnight, and the one that starts on the holiday evening only runs from midnight on.
-* **Adding.** ``add_business_time(s, start, 0)`` is ``start``. Otherwise time counts from
-  ``start`` when the schedule is open then, else from the next opening; a duration that runs
-  out exactly at a closing time ends at that closing time (17:00), not at the next opening.
-  Adjacent intervals (Monday 22:00–00:00 and Tuesday 00:00–06:00) are one interval.
-* **No opening for too long.** When more than 1,100 days in a row are closed (every working
-  day a holiday), the search stops with ``CalendarError("No business time in the next three
-  years.")`` instead of looping.
+* **Adding.** ``add_business_time(s, start, 0)`` is ``start`` (in UTC), even when closed.
+  Otherwise time counts from ``start`` when the schedule is open then, else from the next
+  opening; a duration that runs out exactly at a closing time ends at that closing time
+  (17:00), not at the next opening. Adjacent intervals (Monday 22:00–00:00 and Tuesday
+  00:00–06:00) are one interval.
+* **No opening for too long.** Once the search has found more than 1,100 days in a row closed
+  (every working day a holiday), it stops with ``CalendarError("No business time in the next
+  three years.")`` instead of looping.
 * **24×7** (``always_open``): adding is plain addition of real time, the time between two
   moments is their difference; holidays and openings are kept but not used.
 
 How it is fast: a schedule keeps, per block of 64 local dates and built on first use, its open
-intervals as UTC epoch microseconds with their running total. Adding is then two binary searches
-(and a subtraction per block crossed); the time between two moments is two lookups.
+intervals as UTC epoch microseconds (ints) with their running total. Adding is then two binary
+searches and a subtraction per block crossed; the time between two moments is two lookups and a
+sum of block totals. Building a block asks ``zoneinfo`` for the offset at each local midnight and
+converts boundary by boundary only the dates on which the offset changes.
 """
 
 from __future__ import annotations
@@ -74,7 +79,11 @@ class CalendarError(ValueError):
 
 @dataclass(frozen=True, order=True, slots=True)
 class Opening:
-    """One weekly opening: ``weekday`` (0 Monday … 6 Sunday), local ``start`` and ``end``."""
+    """One weekly opening: ``weekday`` (0 Monday … 6 Sunday), local ``start`` and ``end``.
+
+    ``end <= start`` runs past midnight into the next day (22:00–06:00); ``end == 00:00`` is the
+    midnight that ends the day; 00:00–00:00 is the whole day. Checked by :class:`Schedule`.
+    """
 
     weekday: int
     start: time
@@ -285,7 +294,7 @@ class Schedule:
                 continue
             if offsets[n] == offsets[n + 1]:
                 # Same offset at both midnights: no change that day (the tz database has no
-                # two changes of a zone within four days of each other).
+                # two changes of a zone within three days of each other).
                 shift = lows[n]
                 day = [(shift + opens, shift + closes) for opens, closes in segments]
             else:
@@ -363,7 +372,7 @@ def add_business_time(schedule: Schedule, start: datetime, duration: timedelta) 
     n = bisect_right(ends, moment)
     if n < len(ends):
         opens = starts[n]
-        target = before[n] + (moment - opens) + remaining
+        target = before[n] + (moment - opens if moment > opens else 0) + remaining
     else:
         target = total + remaining
     closed_since = moment
