@@ -143,7 +143,8 @@ def _values(payload: Schema, *, partial: bool) -> dict[str, Any]:
 def list_calendars(request: HttpRequest):
     _may_read(request)
     return [
-        calendar_out(c) for c in BusinessCalendar.objects.prefetch_related("holidays").order_by("name")
+        calendar_out(c)
+        for c in BusinessCalendar.objects.prefetch_related("holidays").order_by("name")
     ]
 
 

@@ -177,7 +177,9 @@ def update_calendar(*, actor: Actor, calendar: BusinessCalendar, **values: Any):
         calendar.holidays.filter(source=HolidaySource.GENERATED).delete()
         if calendar.holiday_country:
             generate_holidays(actor=actor, calendar=calendar, audited=False)
-    record_audit(actor=actor, action="update", obj=calendar, before=before, after=snapshot(calendar))
+    record_audit(
+        actor=actor, action="update", obj=calendar, before=before, after=snapshot(calendar)
+    )
     calendar.refresh_from_db()
     return calendar
 

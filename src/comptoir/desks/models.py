@@ -175,7 +175,9 @@ class HolidaySource(models.TextChoices):
 class Holiday(models.Model):
     """A whole local day on which a calendar is closed."""
 
-    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="holidays"
+    )
     date = models.DateField(_("date"))
     name = models.CharField(_("name"), max_length=200, blank=True)
     source = models.CharField(max_length=10, choices=HolidaySource.choices, default="manual")

@@ -214,7 +214,9 @@ def ticket_sla(request: HttpRequest, ref: str, tz: str | None = None):
     ticket = get_ticket_for(actor, ref)
     zone = tz or (actor.user.time_zone if actor.user else "UTC")
     if zone not in zoneinfo.available_timezones():
-        raise DomainError(ErrorCode.VALIDATION_ERROR, f"Unknown time zone {zone!r}.", {"field": "tz"})
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, f"Unknown time zone {zone!r}.", {"field": "tz"}
+        )
     staff = is_staff_on(actor, ticket.desk_id)
     return [
         {

@@ -160,9 +160,7 @@ def derive(spec: Spec, steps: Sequence[Step], now: datetime) -> Derived | None:
     if finished and end is None:
         # Resolved (or closed) and not reopened: the clock stopped when that happened.
         end = next(
-            s.at
-            for s in reversed(steps)
-            if s.kind == STATUS and s.value in spec.finished_states
+            s.at for s in reversed(steps) if s.kind == STATUS and s.value in spec.finished_states
         )
         end = max(end, start)
     schedule, target = spec.schedule, spec.target
@@ -183,7 +181,9 @@ def derive(spec: Spec, steps: Sequence[Step], now: datetime) -> Derived | None:
     return Derived(state, cycle, start, elapsed, None, breached_at, end, breached_at)
 
 
-def elapsed_at(derived_elapsed: timedelta, resumed_at: datetime | None, schedule: Schedule, now: datetime) -> timedelta:
+def elapsed_at(
+    derived_elapsed: timedelta, resumed_at: datetime | None, schedule: Schedule, now: datetime
+) -> timedelta:
     """Business time consumed by ``now``: what was stored, plus the running stretch's."""
     if resumed_at is None or now <= resumed_at:
         return derived_elapsed

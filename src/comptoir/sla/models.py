@@ -89,14 +89,14 @@ class SlaPolicy(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    pause_states = models.JSONField(
-        _("paused while"), default=default_pause_states, blank=True
-    )
+    pause_states = models.JSONField(_("paused while"), default=default_pause_states, blank=True)
     targets = models.JSONField(_("targets"), default=list)
 
     warn_at = models.JSONField(_("warn at (% of the target)"), default=default_warn_at, blank=True)
     warn_notify = models.JSONField(_("warn"), default=default_warn_notify, blank=True)
-    breach_notify = models.JSONField(_("at breach, notify"), default=default_breach_notify, blank=True)
+    breach_notify = models.JSONField(
+        _("at breach, notify"), default=default_breach_notify, blank=True
+    )
     breach_reassign_team = models.ForeignKey(
         "accounts.Team",
         null=True,
@@ -149,7 +149,9 @@ class SlaClock(models.Model):
     compare-and-set so each threshold acts exactly once.
     """
 
-    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="sla_clocks")
+    ticket = models.ForeignKey(
+        "tickets.Ticket", on_delete=models.CASCADE, related_name="sla_clocks"
+    )
     slot = models.CharField(max_length=60)
     scope = models.CharField(max_length=3, choices=Scope.choices)
     metric = models.CharField(max_length=20, choices=Metric.choices)

@@ -38,9 +38,7 @@ def category_lineage(ticket: Ticket) -> set[int]:
     """The ticket's category and its ancestors (a category condition matches subcategories)."""
     if ticket.category_id is None:
         return set()
-    parents = dict(
-        Category.objects.filter(desk_id=ticket.desk_id).values_list("id", "parent_id")
-    )
+    parents = dict(Category.objects.filter(desk_id=ticket.desk_id).values_list("id", "parent_id"))
     lineage: set[int] = set()
     node: int | None = ticket.category_id
     while node is not None and node not in lineage:
@@ -128,9 +126,7 @@ def clean_targets(raw: Any, scope: str) -> list[dict[str, Any]]:
             raise _invalid("Each target is {metric, minutes, priority?}.", "targets")
         metric = entry.get("metric")
         if metric not in metrics:
-            raise _invalid(
-                f"Target metric must be one of {', '.join(sorted(metrics))}.", "targets"
-            )
+            raise _invalid(f"Target metric must be one of {', '.join(sorted(metrics))}.", "targets")
         minutes = entry.get("minutes")
         if (
             not isinstance(minutes, int)

@@ -51,7 +51,9 @@ def clocks_of(ticket: Ticket, *, viewer_zone: str = "UTC", now: datetime | None 
     now = now or timezone.now()
     zone = ZoneInfo(viewer_zone)
     views = []
-    for clock in SlaClock.objects.filter(ticket=ticket).select_related("policy", "calendar", "team"):
+    for clock in SlaClock.objects.filter(ticket=ticket).select_related(
+        "policy", "calendar", "team"
+    ):
         elapsed = timedelta(seconds=clock.elapsed_seconds)
         left: int | None = None
         if clock.state == ClockState.RUNNING and clock.resumed_at is not None:

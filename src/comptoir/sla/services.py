@@ -268,8 +268,13 @@ def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshRes
             clock.save()
         result.clocks.append(clock)
         facts = _clock_facts(clock)
-        if not fresh and before is not None and (
-            before["target_minutes"] != facts["target_minutes"] or before["policy"] != facts["policy"]
+        if (
+            not fresh
+            and before is not None
+            and (
+                before["target_minutes"] != facts["target_minutes"]
+                or before["policy"] != facts["policy"]
+            )
         ):
             _timeline(actor, ticket, EventKind.SLA_RETARGETED, facts, result, before=before)
         if clock.breached_at is not None and clock.warned_level < BREACH:
@@ -499,7 +504,9 @@ def _check(clock_id: int, now: datetime) -> int | None:
         skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",)
     )
     clock = (
-        locking.select_related("calendar", "policy").filter(pk=clock_id, next_check_at__lte=now).first()
+        locking.select_related("calendar", "policy")
+        .filter(pk=clock_id, next_check_at__lte=now)
+        .first()
     )
     if clock is None:
         return None  # another worker has it, or it moved on

@@ -6,46 +6,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_initial'),
-        ('desks', '0002_businesscalendar_desk_calendar_holiday'),
+        ("accounts", "0002_initial"),
+        ("desks", "0002_businesscalendar_desk_calendar_holiday"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organisation',
-            name='calendar',
-            field=models.ForeignKey(blank=True, help_text="The customer's own business hours, for SLAs that run on them.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='desks.businesscalendar'),
+            model_name="organisation",
+            name="calendar",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The customer's own business hours, for SLAs that run on them.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="desks.businesscalendar",
+            ),
         ),
         migrations.AddField(
-            model_name='team',
-            name='calendar',
-            field=models.ForeignKey(blank=True, help_text="The team's shifts; none means always on shift.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='teams', to='desks.businesscalendar'),
+            model_name="team",
+            name="calendar",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The team's shifts; none means always on shift.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="teams",
+                to="desks.businesscalendar",
+            ),
         ),
         migrations.AddField(
-            model_name='team',
-            name='follow_the_sun',
-            field=models.BooleanField(default=False, help_text="Receives the desk's new tickets when their own team is off shift.", verbose_name='takes part in follow-the-sun'),
+            model_name="team",
+            name="follow_the_sun",
+            field=models.BooleanField(
+                default=False,
+                help_text="Receives the desk's new tickets when their own team is off shift.",
+                verbose_name="takes part in follow-the-sun",
+            ),
         ),
         migrations.AddField(
-            model_name='team',
-            name='hand_over_at_shift_end',
-            field=models.BooleanField(default=False, help_text='Open unassigned tickets go to the team on shift when this one goes off.', verbose_name='hands over at the end of its shift'),
+            model_name="team",
+            name="hand_over_at_shift_end",
+            field=models.BooleanField(
+                default=False,
+                help_text="Open unassigned tickets go to the team on shift when this one goes off.",
+                verbose_name="hands over at the end of its shift",
+            ),
         ),
         migrations.AddField(
-            model_name='team',
-            name='round_robin_last',
-            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="team",
+            name="round_robin_last",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='availability',
-            field=models.CharField(choices=[('available', 'Available'), ('away', 'Away'), ('off', 'Off duty'), ('on_leave', 'On leave')], default='available', max_length=10, verbose_name='availability'),
+            model_name="user",
+            name="availability",
+            field=models.CharField(
+                choices=[
+                    ("available", "Available"),
+                    ("away", "Away"),
+                    ("off", "Off duty"),
+                    ("on_leave", "On leave"),
+                ],
+                default="available",
+                max_length=10,
+                verbose_name="availability",
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='away_until',
-            field=models.DateField(blank=True, help_text='Last day of leave, inclusive.', null=True, verbose_name='away until'),
+            model_name="user",
+            name="away_until",
+            field=models.DateField(
+                blank=True,
+                help_text="Last day of leave, inclusive.",
+                null=True,
+                verbose_name="away until",
+            ),
         ),
     ]

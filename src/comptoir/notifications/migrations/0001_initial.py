@@ -6,34 +6,63 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tickets', '0002_ticket_sla_breached_ticket_sla_due_at_and_more'),
+        ("tickets", "0002_ticket_sla_breached_ticket_sla_due_at_and_more"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=40, verbose_name='kind')),
-                ('title', models.CharField(max_length=300, verbose_name='title')),
-                ('body', models.TextField(blank=True, verbose_name='body')),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('key', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
-                ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=40, verbose_name="kind")),
+                ("title", models.CharField(max_length=300, verbose_name="title")),
+                ("body", models.TextField(blank=True, verbose_name="body")),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("key", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tickets.ticket",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['recipient', '-id'], name='notification_inbox'), models.Index(condition=models.Q(('delivered_at__isnull', True)), fields=['id'], name='notification_undelivered')],
-                'constraints': [models.UniqueConstraint(fields=('recipient', 'key'), name='notification_once')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["recipient", "-id"], name="notification_inbox"),
+                    models.Index(
+                        condition=models.Q(("delivered_at__isnull", True)),
+                        fields=["id"],
+                        name="notification_undelivered",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("recipient", "key"), name="notification_once")
+                ],
             },
         ),
     ]

@@ -5,32 +5,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_organisation_calendar_team_calendar_and_more'),
-        ('desks', '0002_businesscalendar_desk_calendar_holiday'),
-        ('tickets', '0001_initial'),
+        ("accounts", "0003_organisation_calendar_team_calendar_and_more"),
+        ("desks", "0002_businesscalendar_desk_calendar_holiday"),
+        ("tickets", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ticket',
-            name='sla_breached',
+            model_name="ticket",
+            name="sla_breached",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='sla_due_at',
+            model_name="ticket",
+            name="sla_due_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='ticketevent',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Created'), ('status_changed', 'Status changed'), ('assigned', 'Assigned'), ('priority_changed', 'Priority changed'), ('field_changed', 'Field changed'), ('commented', 'Replied'), ('note_added', 'Internal note'), ('attachment_added', 'Attachment added'), ('linked', 'Linked'), ('unlinked', 'Unlinked'), ('merged_into', 'Merged into another ticket'), ('merged_from', 'Another ticket merged in'), ('watcher_added', 'Watcher added'), ('watcher_removed', 'Watcher removed'), ('sla_started', 'SLA target set'), ('sla_retargeted', 'SLA target changed'), ('sla_warning', 'SLA warning'), ('sla_met', 'SLA target met'), ('sla_breached', 'SLA target breached'), ('escalated', 'Escalated'), ('routed', 'Routed')], max_length=30),
+            model_name="ticketevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("status_changed", "Status changed"),
+                    ("assigned", "Assigned"),
+                    ("priority_changed", "Priority changed"),
+                    ("field_changed", "Field changed"),
+                    ("commented", "Replied"),
+                    ("note_added", "Internal note"),
+                    ("attachment_added", "Attachment added"),
+                    ("linked", "Linked"),
+                    ("unlinked", "Unlinked"),
+                    ("merged_into", "Merged into another ticket"),
+                    ("merged_from", "Another ticket merged in"),
+                    ("watcher_added", "Watcher added"),
+                    ("watcher_removed", "Watcher removed"),
+                    ("sla_started", "SLA target set"),
+                    ("sla_retargeted", "SLA target changed"),
+                    ("sla_warning", "SLA warning"),
+                    ("sla_met", "SLA target met"),
+                    ("sla_breached", "SLA target breached"),
+                    ("escalated", "Escalated"),
+                    ("routed", "Routed"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('sla_due_at__isnull', False)), fields=['desk', 'sla_due_at', 'id'], name='tk_desk_due'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(("sla_due_at__isnull", False)),
+                fields=["desk", "sla_due_at", "id"],
+                name="tk_desk_due",
+            ),
         ),
     ]
