@@ -454,7 +454,7 @@ def test_routing_runs_a_bounded_number_of_queries_whatever_the_team_size(
     add_rule(world.desk, floor.paris, "Rest", kinds=["incident"], method=method)
     ticket = new_ticket(world, category=wifi)
 
-    with django_assert_max_num_queries(24):
+    with django_assert_max_num_queries(22):
         decision = route_ticket(ticket.pk, now=EVENING)
 
     assert decision is not None and decision.team == floor.montreal

@@ -114,7 +114,19 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
         tags=payload.tags,
         custom_fields=payload.custom_fields,
     )
+    _catch_up(ticket)
     return Status(201, new_ticket_out(actor, ticket, sorted(services.clean_tags(payload.tags))))
+
+
+def _catch_up(ticket: Ticket) -> None:
+    """What the creation's subscribers did once it committed (routing, SLA clocks), in one read."""
+    now = Ticket.objects.filter(pk=ticket.pk).values(
+        "team_id", "assignee_id", "sla_due_at", "sla_breached"
+    )[:1]
+    for row in now:
+        if (row["team_id"], row["assignee_id"]) != (ticket.team_id, ticket.assignee_id):
+            ticket.refresh_from_db(fields=["team", "assignee"])
+        ticket.sla_due_at, ticket.sla_breached = row["sla_due_at"], row["sla_breached"]
 
 
 def _utc(value: datetime | None) -> datetime | None:
