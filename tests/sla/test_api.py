@@ -3,26 +3,43 @@ list's SLA filters and the notices a breach leaves."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from comptoir.accounts.roles import Role
 from comptoir.core.actor import Actor
 from comptoir.desks.models import BusinessCalendar, Holiday
 from comptoir.notifications.models import Notification
 from comptoir.sla.models import SlaPolicy
 from comptoir.sla.services import sweep
 from comptoir.tickets import services
-from tests.factories import CategoryFactory, OrganisationFactory, TeamFactory
+from tests.factories import CategoryFactory, OrganisationFactory, TeamFactory, UserFactory, grant
 from tests.sla.conftest import OFFICE, PARIS
 
 pytestmark = pytest.mark.django_db
 
-UTC = ZoneInfo("UTC")
-NEW_YORK = ZoneInfo("America/New_York")
 WEEKDAYS_9_TO_5 = [{"weekday": day, "start": "09:00", "end": "17:00"} for day in range(5)]
+
+#: Known bugs, each held by tests marked with it until it is fixed.
+HOLIDAY_ROUTES_SHADOWED = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "calendar_api.py declares DELETE /calendars/{id}/holidays/{day} before POST "
+        ".../holidays/generate, .../holidays/import and .../holidays/import-url: the {day} "
+        "pattern takes those paths first and answers 405 to the POST"
+    ),
+)
+TICKET_SLA_ROUTE_SHADOWED = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "config/api.py mounts the tickets router, whose POST /tickets/{ref}/{action} matches "
+        "/tickets/{ref}/sla, before the sla router: GET /tickets/{ref}/sla answers 405"
+    ),
+)
 
 
 def paris(*args) -> datetime:
@@ -118,6 +135,11 @@ def test_a_manager_keeps_a_calendar_from_creation_to_deletion(world, api):
     assert again["name"] == "Lyon HQ"
     assert again["openings"] == lunch_break
     assert again["time_zone"] == "Europe/Paris"  # a PATCH leaves the fields it does not send
+    # The new hours are the ones computed on: 30 minutes before lunch, 30 after 14:00.
+    due = manager.get(
+        f"calendars/{calendar_id}/compute", {"start": "2026-12-07T11:30:00+01:00", "minutes": 60}
+    ).json()["due_at"]
+    assert when(due) == paris(2026, 12, 7, 14, 30)
 
     added = manager.post(
         f"calendars/{calendar_id}/holidays",
@@ -141,21 +163,32 @@ def test_a_manager_keeps_a_calendar_from_creation_to_deletion(world, api):
     assert not BusinessCalendar.objects.filter(pk=calendar_id).exists()
 
 
-def test_public_holidays_are_generated_for_the_calendars_country(world, api):
+def test_setting_a_country_adds_its_public_holidays(world, api):
     manager = api(world.manager)
     calendar_id = manager.post(
         "calendars", {"name": "Paris", "time_zone": "Europe/Paris", "openings": WEEKDAYS_9_TO_5}
     ).json()["id"]
-    assert_refused(manager.post(f"calendars/{calendar_id}/holidays/generate", {}))  # no country
-
     patched = manager.patch(f"calendars/{calendar_id}", {"holiday_country": "fr"})
     assert patched.status_code == 200, patched.content
     assert patched.json()["holiday_country"] == "FR"
     days = {h["date"]: h for h in patched.json()["holidays"]}
     assert days["2027-07-14"]["source"] == "generated"
-    assert days["2027-07-14"]["name"]
+    assert days["2027-07-14"]["name"] in {"National Day", "Fête nationale"}
+    assert days["2027-12-25"]["source"] == "generated"
 
+
+@HOLIDAY_ROUTES_SHADOWED
+def test_public_holidays_are_generated_on_request(world, api):
+    manager = api(world.manager)
+    calendar_id = manager.post(
+        "calendars", {"name": "Paris", "time_zone": "Europe/Paris", "openings": WEEKDAYS_9_TO_5}
+    ).json()["id"]
+    # Without a country there is nothing to generate from.
+    assert_refused(manager.post(f"calendars/{calendar_id}/holidays/generate", {}))
+    manager.patch(f"calendars/{calendar_id}", {"holiday_country": "FR"})
     assert delete(manager, f"calendars/{calendar_id}/holidays/2027-07-14").status_code == 204
+    assert "2027-07-14" not in holidays_of(calendar_id)
+
     generated = manager.post(f"calendars/{calendar_id}/holidays/generate", {"years": [2027]})
     assert generated.status_code == 200, generated.content
     assert generated.json() == {"added": 1}  # only the one removed; the others are known
@@ -164,6 +197,7 @@ def test_public_holidays_are_generated_for_the_calendars_country(world, api):
     assert source == "generated"
 
 
+@HOLIDAY_ROUTES_SHADOWED
 def test_an_icalendar_file_adds_each_day_of_its_events(world, api):
     manager = api(world.manager)
     calendar_id = manager.post(
@@ -209,6 +243,65 @@ def test_compute_gives_the_due_time_on_business_hours(world, office, api):
     assert_refused(agent.get(f"calendars/{office.pk}/compute", {"start": "2026-12-04T16:30"}))
 
 
+def test_compute_refuses_a_target_of_more_than_a_year(world, office, api):
+    assert_refused(
+        api(world.agent).get(
+            f"calendars/{office.pk}/compute",
+            {"start": "2026-12-04T16:30:00+01:00", "minutes": 400 * 24 * 60},
+        )
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "sla/services.py _desk_policies caches a desk's policies with their calendar "
+        "(select_related) under a version made of the policy rows only: after a change to a "
+        "fixed policy's calendar the process keeps computing due times on the old hours"
+    ),
+)
+def test_new_hours_apply_to_the_tickets_opened_after_the_change(
+    world, api, clock, django_capture_on_commit_callbacks
+):
+    manager, requester = api(world.manager), api(world.requester)
+    clock.set(paris(2026, 12, 7, 7, 0))
+    calendar_id = manager.post(
+        "calendars", {"name": "Lyon", "time_zone": "Europe/Paris", "openings": WEEKDAYS_9_TO_5}
+    ).json()["id"]
+    created = manager.post(
+        "sla/policies",
+        {
+            "desk": "it",
+            "name": "On Lyon hours",
+            "calendar_source": "fixed",
+            "calendar": calendar_id,
+            "targets": [{"metric": "first_response", "minutes": 60}],
+        },
+    )
+    assert created.status_code == 201, created.content
+
+    def open_ticket(title: str) -> str:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = requester.post("tickets", {"desk": "it", "kind": "incident", "title": title})
+        assert response.status_code == 201, response.content
+        return response.json()["ref"]
+
+    def due_of(ref: str) -> datetime:
+        return when(api(world.agent).get(f"tickets/{ref}").json()["sla_due_at"])
+
+    clock.set(paris(2026, 12, 7, 8, 0))
+    before = open_ticket("Before")
+    assert due_of(before) == paris(2026, 12, 7, 10, 0)  # opens at 09:00, an hour later
+
+    clock.set(paris(2026, 12, 7, 8, 1))
+    early = [{"weekday": day, "start": "08:00", "end": "17:00"} for day in range(5)]
+    assert manager.patch(f"calendars/{calendar_id}", {"openings": early}).status_code == 200
+
+    clock.set(paris(2026, 12, 7, 8, 2))
+    after = open_ticket("After")
+    assert due_of(after) == paris(2026, 12, 7, 9, 2)  # open since 08:00 now
+
+
 def test_a_requester_sees_no_calendar(world, office, api):
     requester = api(world.requester)
     assert_refused(requester.get("calendars"), 404, "not_found")
@@ -220,8 +313,15 @@ def test_a_requester_sees_no_calendar(world, office, api):
     )
     assert_refused(requester.patch(f"calendars/{office.pk}", {"name": "Mine"}), 404, "not_found")
     assert_refused(delete(requester, f"calendars/{office.pk}"), 404, "not_found")
+    # Creating one is refused outright, as for every other piece of desk configuration.
+    assert_refused(
+        requester.post("calendars", {"name": "Mine", "openings": WEEKDAYS_9_TO_5}),
+        403,
+        "permission_denied",
+    )
     office.refresh_from_db()
     assert office.name == "Paris office"
+    assert BusinessCalendar.objects.count() == 1
 
 
 def test_a_plain_agent_reads_calendars_but_may_not_change_them(world, office, api):
@@ -233,14 +333,11 @@ def test_a_plain_agent_reads_calendars_but_may_not_change_them(world, office, ap
         403,
         "permission_denied",
     )
-    assert_refused(agent.patch(f"calendars/{office.pk}", {"name": "Mine"}), 403, "permission_denied")
     assert_refused(
-        agent.post(f"calendars/{office.pk}/holidays", {"holidays": [{"date": "2026-12-31"}]}),
-        403,
-        "permission_denied",
+        agent.patch(f"calendars/{office.pk}", {"name": "Mine"}), 403, "permission_denied"
     )
     assert_refused(
-        upload(agent, office.pk, ics(all_day("x", "Off", "20270101", "20270102"))),
+        agent.post(f"calendars/{office.pk}/holidays", {"holidays": [{"date": "2026-12-31"}]}),
         403,
         "permission_denied",
     )
@@ -252,6 +349,38 @@ def test_a_plain_agent_reads_calendars_but_may_not_change_them(world, office, ap
     assert office.name == "Paris office"
     assert holidays_of(office.pk) == before
     assert BusinessCalendar.objects.count() == 1
+
+
+@HOLIDAY_ROUTES_SHADOWED
+def test_a_plain_agent_may_not_import_holidays(world, office, api):
+    office.holiday_country = "FR"
+    office.save()
+    before = holidays_of(office.pk)
+    data = ics(all_day("x@acme.test", "Off", "20270101", "20270102"))
+    assert_refused(upload(api(world.agent), office.pk, data), 403, "permission_denied")
+    assert_refused(
+        api(world.agent).post(f"calendars/{office.pk}/holidays/generate", {"years": [2027]}),
+        403,
+        "permission_denied",
+    )
+    assert holidays_of(office.pk) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "desks/calendars.py generate_holidays checks the holiday country (and computes the "
+        "holidays) before the permission, which only set_holidays checks: an agent is told "
+        "to set the country first (422) instead of being refused (403)"
+    ),
+)
+def test_an_agent_asking_for_public_holidays_is_refused_before_anything_else(world, office):
+    from comptoir.core.errors import PermissionDenied
+    from comptoir.desks.calendars import generate_holidays
+
+    with pytest.raises(PermissionDenied):
+        generate_holidays(actor=Actor.for_user(world.agent), calendar=office, years=[2027])
+    assert holidays_of(office.pk) == {"2026-12-25": ("Noël", "manual")}
 
 
 @pytest.mark.parametrize(
@@ -268,7 +397,19 @@ def test_a_plain_agent_reads_calendars_but_may_not_change_them(world, office, ap
             "openings",
             id="overlapping-intervals",
         ),
-        pytest.param({"time_zone": "Mars/Olympus_Mons"}, "openings", id="unknown-time-zone"),
+        pytest.param(
+            {"time_zone": "Mars/Olympus_Mons"},
+            "time_zone",
+            id="unknown-time-zone",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "desks/calendars.py _apply reports every CalendarError with field "
+                    "'openings', an unknown time zone included: a form marks the wrong input"
+                ),
+            ),
+        ),
+        pytest.param({"time_zone": "Mars/Olympus_Mons"}, None, id="unknown-time-zone-refused"),
         pytest.param(
             {"openings": [{"weekday": 0, "start": "09:00", "end": "25:00"}]},
             "openings",
@@ -281,11 +422,11 @@ def test_a_calendar_that_cannot_be_computed_on_is_refused(world, office, api, ch
     manager = api(world.manager)
     payload = {"name": "Broken", "time_zone": "Europe/Paris", "openings": WEEKDAYS_9_TO_5}
     body = assert_refused(manager.post("calendars", {**payload, **change}))
-    assert body["details"]["field"] == field
+    assert field is None or body["details"]["field"] == field
     assert not BusinessCalendar.objects.filter(name="Broken").exists()
 
     body = assert_refused(manager.patch(f"calendars/{office.pk}", change))
-    assert body["details"]["field"] == field
+    assert field is None or body["details"]["field"] == field
     office.refresh_from_db()
     assert (office.time_zone, office.openings, office.holiday_country) == (
         "Europe/Paris",
@@ -310,6 +451,7 @@ def test_the_overlap_is_named_in_the_refusal(world, api):
     assert "overlaps" in body["message"]
 
 
+@HOLIDAY_ROUTES_SHADOWED
 @pytest.mark.parametrize(
     "data",
     [
@@ -392,6 +534,41 @@ def test_an_agent_reads_the_policies_but_may_not_change_them(world, api):
     )
     assert_refused(delete(agent, f"sla/policies/{policy_id}"), 403, "permission_denied")
     assert list(SlaPolicy.objects.values_list("name", flat=True)) == ["Gold"]
+
+
+def count_queries(call) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    assert response.status_code == 200, response.content
+    return len(queries)
+
+
+def test_listing_policies_costs_the_same_for_one_as_for_five(world, api):
+    manager = api(world.manager)
+    TeamFactory(desk=world.desk, slug="support")
+    network = CategoryFactory(desk=world.desk, slug="network")
+
+    def add(n: int) -> None:
+        created = manager.post(
+            "sla/policies",
+            {
+                **GOLD,
+                "name": f"Gold {n}",
+                "position": n,
+                "categories": [network.pk],
+                "organisations": ["acme"],
+                "teams": ["support"],
+            },
+        )
+        assert created.status_code == 201, created.content
+
+    add(1)
+    one = count_queries(lambda: manager.get("sla/policies", {"desk": "it"}))
+    for n in range(2, 6):
+        add(n)
+    five = count_queries(lambda: manager.get("sla/policies", {"desk": "it"}))
+    assert len(manager.get("sla/policies", {"desk": "it"}).json()) == 5
+    assert five == one
 
 
 @pytest.mark.parametrize("who", ["requester", "other_agent"])
@@ -486,6 +663,15 @@ def test_a_second_policy_of_the_same_name_is_refused(world, api):
     assert [p["id"] for p in manager.get("sla/policies", {"desk": "it"}).json()] == [first["id"]]
 
 
+def test_a_team_on_a_foreign_desk_is_refused_as_the_breach_team(world, api):
+    TeamFactory(desk=world.other_desk, slug="payroll")
+    body = assert_refused(
+        api(world.manager).post("sla/policies", {**GOLD, "breach_reassign_team": "payroll"})
+    )
+    assert body["details"]["field"] == "teams"
+    assert not SlaPolicy.objects.exists()
+
+
 def test_a_policy_on_a_fixed_calendar_names_it(world, office, api):
     created = api(world.manager).post(
         "sla/policies", {**GOLD, "calendar_source": "fixed", "calendar": "Paris office"}
@@ -540,6 +726,7 @@ def by_target(rows: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["scope"], r["metric"]): r for r in rows}
 
 
+@TICKET_SLA_ROUTE_SHADOWED
 def test_a_ticket_shows_each_target_and_its_state(world, two_tickets, clock, api):
     answered, ignored = two_tickets
     clock.set(paris(2026, 12, 7, 9, 45))
@@ -577,9 +764,8 @@ def test_a_ticket_shows_each_target_and_its_state(world, two_tickets, clock, api
     assert tokyo["sla", "resolution"]["due_local"] == "2026-12-09T18:30:00+09:00"
 
 
-def test_the_requester_sees_the_service_targets_and_never_the_teams(
-    world, two_tickets, clock, api
-):
+@TICKET_SLA_ROUTE_SHADOWED
+def test_the_requester_sees_the_service_targets_and_never_the_teams(world, two_tickets, clock, api):
     answered, _ = two_tickets
     clock.set(paris(2026, 12, 7, 9, 45))
     rows = api(world.requester).get(f"tickets/{answered.ref}/sla").json()
@@ -587,20 +773,40 @@ def test_the_requester_sees_the_service_targets_and_never_the_teams(
         ("sla", "first_response"),
         ("sla", "resolution"),
     }
-    assert api(world.agent).get(f"tickets/{answered.ref}/sla").json() != rows  # staff see more
+    staff_view = api(world.agent).get(f"tickets/{answered.ref}/sla").json()
+    assert ("ola", "resolution") in by_target(staff_view)  # it exists; only staff see it
 
 
-@pytest.mark.parametrize("who", ["outsider", "other_agent", "colleague"])
+@TICKET_SLA_ROUTE_SHADOWED
+def test_a_colleague_who_sees_the_ticket_sees_its_service_targets(world, two_tickets, clock, api):
+    answered, _ = two_tickets
+    clock.set(paris(2026, 12, 7, 9, 45))
+    rows = api(world.colleague).get(f"tickets/{answered.ref}/sla").json()
+    assert sorted(r["metric"] for r in rows) == ["first_response", "resolution"]
+    assert {r["scope"] for r in rows} == {"sla"}
+
+
+@TICKET_SLA_ROUTE_SHADOWED
+@pytest.mark.parametrize("who", ["outsider", "agent_of_another_desk"])
 def test_who_cannot_see_the_ticket_cannot_see_its_targets(world, two_tickets, api, who):
     answered, _ = two_tickets
-    person = api(getattr(world, who))
-    assert_refused(person.get(f"tickets/{answered.ref}"), 404, "not_found")
-    assert_refused(person.get(f"tickets/{answered.ref}/sla"), 404, "not_found")
+    if who == "outsider":
+        person = world.outsider
+    else:
+        person = grant(
+            UserFactory(organisation=world.outsider.organisation), world.other_desk, Role.AGENT
+        )
+    client = api(person)
+    assert_refused(client.get(f"tickets/{answered.ref}"), 404, "not_found")
+    assert_refused(client.get(f"tickets/{answered.ref}/sla"), 404, "not_found")
 
 
+@TICKET_SLA_ROUTE_SHADOWED
 def test_an_unknown_viewer_time_zone_is_refused(world, two_tickets, api):
     answered, _ = two_tickets
-    body = assert_refused(api(world.agent).get(f"tickets/{answered.ref}/sla", {"tz": "Nowhere/City"}))
+    body = assert_refused(
+        api(world.agent).get(f"tickets/{answered.ref}/sla", {"tz": "Nowhere/City"})
+    )
     assert body["details"] == {"field": "tz"}
 
 
@@ -669,9 +875,7 @@ def test_due_before_lists_the_tickets_falling_due_first(world, six_tickets, api)
     assert sorted(naive) == sorted(due)  # a time without an offset is UTC
 
 
-def test_the_breached_filter_and_the_ticket_show_a_missed_target(
-    world, six_tickets, clock, api
-):
+def test_the_breached_filter_and_the_ticket_show_a_missed_target(world, six_tickets, clock, api):
     clock.set(paris(2026, 12, 7, 9, 50))
     sweep()
     agent = api(world.agent)
@@ -713,8 +917,7 @@ def breached_ticket(world, sla_desk, clock, django_capture_on_commit_callbacks):
 
 def test_the_assignee_is_told_of_a_breach_once(world, breached_ticket, api):
     agent = api(world.agent)
-    with_sweep_again = sweep()
-    assert with_sweep_again.breaches == 0
+    assert sweep().breaches == 0  # a second sweep tells nobody again
     notices = agent.get("notifications").json()
     assert len(notices) == 1
     notice = notices[0]
@@ -748,26 +951,28 @@ def test_notices_are_marked_read_by_their_recipient_only(world, breached_ticket,
     assert lead.read_at is None  # the lead's own notice is untouched
 
 
+def test_listing_notices_costs_the_same_for_one_as_for_five(world, api):
+    from comptoir.notifications.services import notify
+    from tests.factories import make_ticket
+
+    agent = api(world.agent)
+    agent.get("notifications")  # the token's first use is recorded once
+
+    def add(n: int) -> None:
+        ticket = make_ticket(desk=world.desk, requester=world.requester, title=f"#{n}")
+        notify(recipients=[world.agent], kind="sla_warning", key=f"k{n}", title="!", ticket=ticket)
+
+    add(1)
+    one = count_queries(lambda: agent.get("notifications"))
+    for n in range(2, 6):
+        add(n)
+    five = count_queries(lambda: agent.get("notifications"))
+    assert len(agent.get("notifications").json()) == 5
+    assert five == one
+
+
 def test_a_notice_names_the_missed_target(world, breached_ticket, api):
     notice = api(world.manager).get("notifications").json()[0]
     assert notice["data"]["metric"] == "first_response"
     assert when(notice["data"]["due_at"]) == paris(2026, 12, 7, 9, 30)
     assert notice["data"]["level"] == 100
-
-
-def test_a_team_on_a_foreign_desk_is_refused_as_the_breach_team(world, api):
-    TeamFactory(desk=world.other_desk, slug="payroll")
-    body = assert_refused(
-        api(world.manager).post("sla/policies", {**GOLD, "breach_reassign_team": "payroll"})
-    )
-    assert body["details"]["field"] == "teams"
-    assert not SlaPolicy.objects.exists()
-
-
-def test_compute_refuses_a_target_of_more_than_a_year(world, office, api):
-    assert_refused(
-        api(world.agent).get(
-            f"calendars/{office.pk}/compute",
-            {"start": "2026-12-04T16:30:00+01:00", "minutes": int(timedelta(days=400).total_seconds() // 60)},
-        )
-    )
