@@ -14,6 +14,15 @@ the same run, so that a figure can be read without knowing the machine.
   ``(start + duration).astimezone(UTC)``. The schedule's cache is filled by a first pass, which
   is timed apart ("cold"); the figures are the best of three passes.
 
+* Breach sweep — ``sla.services.sweep`` over a database holding ``--sweep-tickets`` open
+  tickets (1,000,000 by default), each with a running resolution clock, of which ``--due`` have
+  reached a threshold. The first sweep acts on those (timeline events, notices, escalation);
+  the second finds nothing due. Baselines, in the same run and on the same database: the bare
+  indexed query for the due clocks, and a count of every open ticket (what a sweep that scans
+  open tickets would at least read). ``--database postgres`` runs it on the PostgreSQL of
+  ``COMPTOIR_BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``); ``--sweep-tickets 0``
+  skips the part. The data is kept in ``bench/results/data/sla-<engine>`` and reused by later runs.
+
 The process is pinned to one core when the system allows it, and waits (``--quiet-wait``) for
 other processes to leave the CPU first; the run says how much CPU they took while it measured.
 One JSON line per run goes to ``bench/results/sla.jsonl``.
@@ -23,12 +32,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import random
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -179,6 +190,15 @@ def main(argv: Iterable[str] | None = None) -> None:
         default=60,
         help="wait up to this many seconds for other processes to leave the CPU (60)",
     )
+    parser.add_argument(
+        "--sweep-tickets",
+        type=int,
+        default=1_000_000,
+        help="open tickets for the breach sweep (1000000; 0 skips it)",
+    )
+    parser.add_argument("--due", type=int, default=100, help="clocks due at the sweep (100)")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--fresh", action="store_true", help="regenerate the sweep's data")
     args = parser.parse_args(None if argv is None else list(argv))
 
     info = common.machine(SimpleNamespace(engine="none (pure Python)"))
@@ -189,6 +209,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     parts: dict[str, Any] = {}
     parts["due_dates"] = bench_due_dates(calls=args.calls, seed=args.seed)
     cpu = meter.stop()
+    if args.sweep_tickets:
+        parts["sweep"] = bench_sweep(args.database, args.sweep_tickets, args.due, args.fresh)
     print(
         f"\nCPU  this process {cpu['client_cpu_s']:.1f} s, other processes "
         f"{cpu['others_cpu_s']:.1f} s ({cpu['others_share']:.0%} of the machine) "
@@ -210,5 +232,170 @@ def main(argv: Iterable[str] | None = None) -> None:
     print(f"\n(appended to {path.relative_to(common.ROOT)})")
 
 
+# --- part 2: the breach sweep ------------------------------------------------------------------
+
+
+def dj_sweep_generate(tickets: int, batch: int = 100_000) -> dict[str, Any]:
+    """Django side: ``tickets`` open tickets with a running resolution clock each, none due.
+
+    Written by ``INSERT … SELECT`` over a generated series (recursive CTE on SQLite,
+    ``generate_series`` on PostgreSQL): a million rows in a minute or two, not an hour.
+    """
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from comptoir.desks.models import Desk
+    from comptoir.sla.models import SlaClock, SlaPolicy
+    from comptoir.tickets.models import Ticket
+
+    started = time.perf_counter()
+    world = common.setup_world(desks=[("IT", "it", "IT")])
+    desk = Desk.objects.get(slug="it")
+    policy = SlaPolicy.objects.create(
+        desk=desk, name="Standard", targets=[{"metric": "resolution", "minutes": 480}]
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    now = timezone.now()
+    at, later = adapt(now), adapt(now + timedelta(days=30))
+    tickets_table, clocks_table = Ticket._meta.db_table, SlaClock._meta.db_table
+    if connection.vendor == "sqlite":
+        series = (
+            "WITH RECURSIVE seq(n) AS (SELECT %s UNION ALL SELECT n + 1 FROM seq WHERE n < %s) "
+        )
+        source, ref = "FROM seq", "'IT-' || printf('%%07d', n)"
+    else:
+        series = ""
+        source, ref = (
+            "FROM generate_series(%s::int, %s::int) AS n",
+            "'IT-' || lpad(n::text, 7, '0')",
+        )
+    insert_tickets = (
+        f"{series}INSERT INTO {tickets_table} (desk_id, number, ref, kind, status, "  # noqa: S608
+        "status_category, title, description, description_html, requester_id, channel, impact, "
+        "urgency, priority, priority_overridden, priority_reason, custom_fields, resolution, "
+        "created_at, updated_at, sla_due_at, sla_breached) "
+        f"SELECT %s, n, {ref}, 'incident', 'in_progress', 'open', 'Ticket ' || n, '', '', %s, "
+        "'web', 'medium', 'medium', 3, FALSE, '', '{}', '', %s, %s, %s, FALSE "
+        + (source if series else source)
+    )
+    insert_clocks = (
+        f"INSERT INTO {clocks_table} (ticket_id, slot, scope, metric, policy_id, time_zone, "  # noqa: S608
+        "cycle, target_seconds, state, started_at, elapsed_seconds, resumed_at, due_at, "
+        "next_check_at, warned_level, updated_at) "
+        "SELECT id, 'sla:resolution', 'sla', 'resolution', %s, 'UTC', 1, 28800, 'running', "
+        f"%s, 0, %s, %s, %s, 0, %s FROM {tickets_table} "
+        "WHERE desk_id = %s AND number BETWEEN %s AND %s"
+    )
+    for first in range(1, tickets + 1, batch):
+        last = min(first + batch - 1, tickets)
+        with transaction.atomic(), connection.cursor() as cursor:
+            if series:
+                params = [first, last, desk.pk, world["agent_id"], at, at, later]
+            else:
+                params = [desk.pk, world["agent_id"], at, at, later, first, last]
+            cursor.execute(insert_tickets, params)
+            cursor.execute(
+                insert_clocks, [policy.pk, at, at, later, later, at, desk.pk, first, last]
+            )
+        print(f"{last:,} tickets", flush=True)
+    Desk.objects.filter(pk=desk.pk).update(last_number=tickets)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {tickets_table}; ANALYZE {clocks_table}")
+    return {"tickets": tickets, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def dj_sweep_run(due: int) -> dict[str, Any]:
+    """Django side: make ``due`` clocks due, sweep twice, and time the baselines."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from comptoir.sla.models import SlaClock
+    from comptoir.sla.services import sweep
+    from comptoir.tickets.models import Ticket
+
+    now = timezone.now()
+    chosen = list(
+        SlaClock.objects.filter(warned_level=0).order_by("id").values_list("pk", flat=True)[:due]
+    )
+    # Past their breach: started ten hours ago against an eight-hour target.
+    SlaClock.objects.filter(pk__in=chosen).update(
+        started_at=now - timedelta(hours=10),
+        resumed_at=now - timedelta(hours=10),
+        due_at=now - timedelta(hours=2),
+        next_check_at=now - timedelta(hours=4),
+    )
+
+    def timed(run: Callable[[], Any]) -> tuple[float, Any]:
+        began = time.perf_counter()
+        result = run()
+        return time.perf_counter() - began, result
+
+    table = SlaClock._meta.db_table
+    with connection.cursor() as cursor:
+        due_query, due_rows = timed(
+            lambda: (
+                cursor.execute(
+                    f"SELECT id FROM {table} WHERE next_check_at IS NOT NULL "  # noqa: S608
+                    "AND next_check_at <= %s ORDER BY next_check_at LIMIT 500",
+                    [now],
+                ),
+                cursor.fetchall(),
+            )[1]
+        )
+    scan, open_count = timed(
+        lambda: Ticket.objects.filter(status_category__in=["open", "pending"]).count()
+    )
+    first, report = timed(lambda: sweep(now=now))
+    second, idle = timed(lambda: sweep(now=now))
+    return {
+        "due": len(chosen),
+        "due_found_by_bare_query": len(due_rows),
+        "bare_due_query_s": round(due_query, 4),
+        "open_tickets": open_count,
+        "count_open_tickets_s": round(scan, 3),
+        "sweep_s": round(first, 3),
+        "sweep_examined": report.examined,
+        "sweep_breaches": report.breaches,
+        "idle_sweep_s": round(second, 4),
+        "idle_examined": idle.examined,
+    }
+
+
+def bench_sweep(engine: str, tickets: int, due: int, fresh: bool) -> dict[str, Any]:
+    folder = common.BENCH / "results" / "data" / f"sla-{engine}"
+    marker = folder / "dataset.json"
+    pg_name = "comptoir_bench_sla"
+    reuse = not fresh and marker.exists() and json_load(marker).get("tickets") == tickets
+    if reuse and engine == "postgres":
+        reuse = common.pg_database_exists(pg_name)
+    target = common.Target.create(engine, pg_name=pg_name, data_dir=folder, fresh=not reuse)
+    target.throwaway = False
+    if reuse:
+        say(f"Part 2 — breach sweep: reusing {tickets:,} open tickets on {engine}")
+    else:
+        say(f"Part 2 — breach sweep: generating {tickets:,} open tickets on {engine}…")
+        made = common.django_call(THIS, "sweep_generate", target, tickets=tickets)
+        marker.write_text(json.dumps(made))
+        say(f"generated in {made['seconds']} s")
+    figures = common.django_call(THIS, "sweep_run", target, due=due)
+    print(
+        f"  sweep acting on {figures['sweep_breaches']} due clocks among "
+        f"{figures['open_tickets']:,} open tickets: {figures['sweep_s']:.3f} s"
+        f" (target < 2 s)\n"
+        f"  idle sweep (nothing due):              {figures['idle_sweep_s'] * 1000:.1f} ms\n"
+        f"  baseline, bare indexed due query:      {figures['bare_due_query_s'] * 1000:.1f} ms\n"
+        f"  baseline, counting the open tickets:   {figures['count_open_tickets_s']:.3f} s"
+    )
+    return {"engine": engine, **figures}
+
+
+def json_load(path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+THIS = Path(__file__).resolve()
+
 if __name__ == "__main__":
-    main()
+    if not common.django_child({"sweep_generate": dj_sweep_generate, "sweep_run": dj_sweep_run}):
+        main()

@@ -24,24 +24,8 @@ pytestmark = pytest.mark.django_db
 
 WEEKDAYS_9_TO_5 = [{"weekday": day, "start": "09:00", "end": "17:00"} for day in range(5)]
 
+
 #: Known bugs, each held by tests marked with it until it is fixed.
-HOLIDAY_ROUTES_SHADOWED = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "calendar_api.py declares DELETE /calendars/{id}/holidays/{day} before POST "
-        ".../holidays/generate, .../holidays/import and .../holidays/import-url: the {day} "
-        "pattern takes those paths first and answers 405 to the POST"
-    ),
-)
-TICKET_SLA_ROUTE_SHADOWED = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "config/api.py mounts the tickets router, whose POST /tickets/{ref}/{action} matches "
-        "/tickets/{ref}/sla, before the sla router: GET /tickets/{ref}/sla answers 405"
-    ),
-)
-
-
 def paris(*args) -> datetime:
     return datetime(*args, tzinfo=PARIS)
 
@@ -177,7 +161,6 @@ def test_setting_a_country_adds_its_public_holidays(world, api):
     assert days["2027-12-25"]["source"] == "generated"
 
 
-@HOLIDAY_ROUTES_SHADOWED
 def test_public_holidays_are_generated_on_request(world, api):
     manager = api(world.manager)
     calendar_id = manager.post(
@@ -197,7 +180,6 @@ def test_public_holidays_are_generated_on_request(world, api):
     assert source == "generated"
 
 
-@HOLIDAY_ROUTES_SHADOWED
 def test_an_icalendar_file_adds_each_day_of_its_events(world, api):
     manager = api(world.manager)
     calendar_id = manager.post(
@@ -252,14 +234,6 @@ def test_compute_refuses_a_target_of_more_than_a_year(world, office, api):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sla/services.py _desk_policies caches a desk's policies with their calendar "
-        "(select_related) under a version made of the policy rows only: after a change to a "
-        "fixed policy's calendar the process keeps computing due times on the old hours"
-    ),
-)
 def test_new_hours_apply_to_the_tickets_opened_after_the_change(
     world, api, clock, django_capture_on_commit_callbacks
 ):
@@ -351,7 +325,6 @@ def test_a_plain_agent_reads_calendars_but_may_not_change_them(world, office, ap
     assert BusinessCalendar.objects.count() == 1
 
 
-@HOLIDAY_ROUTES_SHADOWED
 def test_a_plain_agent_may_not_import_holidays(world, office, api):
     office.holiday_country = "FR"
     office.save()
@@ -366,14 +339,6 @@ def test_a_plain_agent_may_not_import_holidays(world, office, api):
     assert holidays_of(office.pk) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "desks/calendars.py generate_holidays checks the holiday country (and computes the "
-        "holidays) before the permission, which only set_holidays checks: an agent is told "
-        "to set the country first (422) instead of being refused (403)"
-    ),
-)
 def test_an_agent_asking_for_public_holidays_is_refused_before_anything_else(world, office):
     from comptoir.core.errors import PermissionDenied
     from comptoir.desks.calendars import generate_holidays
@@ -401,15 +366,7 @@ def test_an_agent_asking_for_public_holidays_is_refused_before_anything_else(wor
             {"time_zone": "Mars/Olympus_Mons"},
             "time_zone",
             id="unknown-time-zone",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "desks/calendars.py _apply reports every CalendarError with field "
-                    "'openings', an unknown time zone included: a form marks the wrong input"
-                ),
-            ),
         ),
-        pytest.param({"time_zone": "Mars/Olympus_Mons"}, None, id="unknown-time-zone-refused"),
         pytest.param(
             {"openings": [{"weekday": 0, "start": "09:00", "end": "25:00"}]},
             "openings",
@@ -451,7 +408,6 @@ def test_the_overlap_is_named_in_the_refusal(world, api):
     assert "overlaps" in body["message"]
 
 
-@HOLIDAY_ROUTES_SHADOWED
 @pytest.mark.parametrize(
     "data",
     [
@@ -726,7 +682,6 @@ def by_target(rows: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["scope"], r["metric"]): r for r in rows}
 
 
-@TICKET_SLA_ROUTE_SHADOWED
 def test_a_ticket_shows_each_target_and_its_state(world, two_tickets, clock, api):
     answered, ignored = two_tickets
     clock.set(paris(2026, 12, 7, 9, 45))
@@ -764,7 +719,6 @@ def test_a_ticket_shows_each_target_and_its_state(world, two_tickets, clock, api
     assert tokyo["sla", "resolution"]["due_local"] == "2026-12-09T18:30:00+09:00"
 
 
-@TICKET_SLA_ROUTE_SHADOWED
 def test_the_requester_sees_the_service_targets_and_never_the_teams(world, two_tickets, clock, api):
     answered, _ = two_tickets
     clock.set(paris(2026, 12, 7, 9, 45))
@@ -777,7 +731,6 @@ def test_the_requester_sees_the_service_targets_and_never_the_teams(world, two_t
     assert ("ola", "resolution") in by_target(staff_view)  # it exists; only staff see it
 
 
-@TICKET_SLA_ROUTE_SHADOWED
 def test_a_colleague_who_sees_the_ticket_sees_its_service_targets(world, two_tickets, clock, api):
     answered, _ = two_tickets
     clock.set(paris(2026, 12, 7, 9, 45))
@@ -786,7 +739,6 @@ def test_a_colleague_who_sees_the_ticket_sees_its_service_targets(world, two_tic
     assert {r["scope"] for r in rows} == {"sla"}
 
 
-@TICKET_SLA_ROUTE_SHADOWED
 @pytest.mark.parametrize("who", ["outsider", "agent_of_another_desk"])
 def test_who_cannot_see_the_ticket_cannot_see_its_targets(world, two_tickets, api, who):
     answered, _ = two_tickets
@@ -801,7 +753,6 @@ def test_who_cannot_see_the_ticket_cannot_see_its_targets(world, two_tickets, ap
     assert_refused(client.get(f"tickets/{answered.ref}/sla"), 404, "not_found")
 
 
-@TICKET_SLA_ROUTE_SHADOWED
 def test_an_unknown_viewer_time_zone_is_refused(world, two_tickets, api):
     answered, _ = two_tickets
     body = assert_refused(

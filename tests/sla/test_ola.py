@@ -104,17 +104,6 @@ def test_the_team_clock_runs_on_the_teams_shift(with_the_night_team):
     assert resolution.started_at == paris(2026, 12, 7, 10, 0)
 
 
-OLA_WINDOW_FROM_CREATION = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sla/clocks.py _window returns (created, None) for every resolution spec before it "
-        "reaches the OLA branch (spec.team), so a team's clock counts from the ticket's "
-        "creation instead of from the moment the team received it"
-    ),
-)
-
-
-@OLA_WINDOW_FROM_CREATION
 def test_the_team_clock_starts_when_the_team_receives_the_ticket(with_the_night_team):
     night = ola_clocks(with_the_night_team)["night"]
     assert night.started_at == paris(2026, 12, 7, 11, 0)
@@ -148,14 +137,6 @@ def night_team_id(ticket) -> int:
     return SlaClock.objects.get(ticket=ticket, scope="ola", team__slug="night").team_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sla/selectors.py clocks_of shows every stopped clock without a breach as 'met', so "
-        "the ticket's SLA view says a team that handed the ticket over met its target "
-        "(docs/subsystems/sla.md: stopped, neither met nor breached)"
-    ),
-)
 def test_the_ticket_view_does_not_call_a_hand_over_met(
     world, sla_desk, with_the_night_team, clock, django_capture_on_commit_callbacks
 ):
@@ -168,7 +149,6 @@ def test_the_ticket_view_does_not_call_a_hand_over_met(
     assert shown["night"] == "stopped"
 
 
-@OLA_WINDOW_FROM_CREATION
 def test_the_next_team_gets_its_own_clock_from_the_hand_over(
     world, sla_desk, with_the_night_team, clock, django_capture_on_commit_callbacks
 ):
@@ -187,14 +167,6 @@ def test_the_next_team_gets_its_own_clock_from_the_hand_over(
     assert [e.after["scope"] for e in breached] == ["sla"]  # the first response, not Support's
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sla/services.py refresh_clocks stops a clock whose slot is no longer wanted without "
-        "computing it: an OLA clock left by a team keeps elapsed_seconds 0 and its projected "
-        "due_at instead of the business time the team held the ticket and no breach time"
-    ),
-)
 def test_the_stopped_team_clock_keeps_the_time_the_team_had_the_ticket(
     world, sla_desk, with_the_night_team, clock, django_capture_on_commit_callbacks
 ):

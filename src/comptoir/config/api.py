@@ -31,9 +31,11 @@ api = NinjaAPI(
 )
 api.add_router("/", accounts_router)
 api.add_router("/", desks_router)
+# Routers with paths under /tickets/{ref}/… come before the tickets router, whose
+# /tickets/{ref}/{action} would take them otherwise.
+api.add_router("/", sla_router)
 api.add_router("/tickets", tickets_router)
 api.add_router("/calendars", calendars_router)
-api.add_router("/", sla_router)
 api.add_router("/", routing_router)
 api.add_router("/notifications", notifications_router)
 

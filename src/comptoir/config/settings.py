@@ -197,6 +197,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Holiday calendars fetched by URL: refuse addresses inside the network unless allowed.
+COMPTOIR_FETCH_PRIVATE_URLS = env_bool("COMPTOIR_FETCH_PRIVATE_URLS", False)
 COMPTOIR_MAX_ATTACHMENT_SIZE = int(env("COMPTOIR_MAX_ATTACHMENT_SIZE") or 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

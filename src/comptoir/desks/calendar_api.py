@@ -189,16 +189,6 @@ def add_holidays(request: HttpRequest, calendar_id: int, payload: HolidaysIn):
     return {"added": added}
 
 
-@router.delete(
-    "/{calendar_id}/holidays/{day}", response={204: None, **ERRORS}, summary="Remove a holiday"
-)
-def remove_holiday(request: HttpRequest, calendar_id: int, day: dt.date):
-    services.remove_holiday(
-        actor=actor_of(request), calendar=_calendar(request, calendar_id), day=day
-    )
-    return Status(204, None)
-
-
 @router.post(
     "/{calendar_id}/holidays/generate",
     response={200: CountOut, **ERRORS},
@@ -243,6 +233,17 @@ def import_holidays_url(request: HttpRequest, calendar_id: int, payload: ImportU
         )
     added = services.import_ical_url(actor=actor_of(request), calendar=calendar, url=payload.url)
     return {"added": added}
+
+
+# Declared after the fixed paths under /holidays/, which {day} would take otherwise.
+@router.delete(
+    "/{calendar_id}/holidays/{day}", response={204: None, **ERRORS}, summary="Remove a holiday"
+)
+def remove_holiday(request: HttpRequest, calendar_id: int, day: dt.date):
+    services.remove_holiday(
+        actor=actor_of(request), calendar=_calendar(request, calendar_id), day=day
+    )
+    return Status(204, None)
 
 
 @router.get(

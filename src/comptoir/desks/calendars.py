@@ -9,11 +9,16 @@ before it is saved.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
+import socket
+import urllib.parse
 import urllib.request
+import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from comptoir.accounts.permissions import is_manager_on
@@ -138,6 +143,8 @@ def _apply(calendar: BusinessCalendar, values: dict[str, Any]) -> None:
     calendar.name = (calendar.name or "").strip()
     if not calendar.name:
         raise _invalid("A calendar needs a name.", field="name")
+    if calendar.time_zone not in zoneinfo.available_timezones():
+        raise _invalid(f"Unknown time zone {calendar.time_zone!r}.", field="time_zone")
     try:
         calendar.openings = format_openings(parse_openings(calendar.openings or []))
         _build(calendar, ())
@@ -277,6 +284,7 @@ def generate_holidays(
     audited: bool = True,
 ) -> int:
     """Public holidays of the calendar's country (and subdivision), this year and the next three."""
+    _require_editor(actor)
     if not calendar.holiday_country:
         raise _invalid("Set the calendar's holiday country first.", field="holiday_country")
     if years is None:
@@ -327,18 +335,49 @@ def parse_ical(data: bytes) -> list[dict[str, Any]]:
 
 
 def import_ical(*, actor: Actor, calendar: BusinessCalendar, data: bytes) -> int:
+    _require_editor(actor)
     return set_holidays(
         actor=actor, calendar=calendar, days=parse_ical(data), source=HolidaySource.IMPORTED
     )
 
 
+def _public_host(url: str) -> None:
+    """Refuse an address inside the network (loopback, private, link-local, metadata)."""
+    host = urllib.parse.urlsplit(url).hostname
+    if not host:
+        raise _invalid("The address has no host.", field="url")
+    if settings.COMPTOIR_FETCH_PRIVATE_URLS:
+        return
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        raise _invalid(f"Unknown host {host!r}.", field="url") from exc
+    for address in addresses:
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
+        if not ip.is_global:
+            raise _invalid(
+                f"{host} is a private address; Comptoir fetches only public ones "
+                "(COMPTOIR_FETCH_PRIVATE_URLS=1 allows them).",
+                field="url",
+            )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect could lead inside the network after the check: follow none."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise _invalid(f"The address redirects ({code}) to {newurl}; give that one.", field="url")
+
+
 def fetch_ical(url: str) -> bytes:
-    """Download an iCalendar file over HTTP(S), with a size limit and a timeout."""
+    """Download an iCalendar file over HTTP(S), with a size limit, a timeout and no redirect."""
     if not re.match(r"^https?://", url, re.IGNORECASE):
         raise _invalid("Only http:// and https:// addresses can be imported.", field="url")
+    _public_host(url)
     request = urllib.request.Request(url, headers={"User-Agent": "Comptoir holiday import"})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=ICAL_TIMEOUT_SECONDS) as response:  # noqa: S310
+        opener = urllib.request.build_opener(_NoRedirect)
+        with opener.open(request, timeout=ICAL_TIMEOUT_SECONDS) as response:
             data = response.read(MAX_ICAL_BYTES + 1)
     except OSError as exc:
         raise _invalid(f"Could not download the holiday file: {exc}", field="url") from exc
@@ -346,4 +385,5 @@ def fetch_ical(url: str) -> bytes:
 
 
 def import_ical_url(*, actor: Actor, calendar: BusinessCalendar, url: str | None = None) -> int:
+    _require_editor(actor)  # before fetching anything on the caller's word
     return import_ical(actor=actor, calendar=calendar, data=fetch_ical(url or calendar.ical_url))

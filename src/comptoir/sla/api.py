@@ -110,7 +110,10 @@ class ClockOut(BaseModel):
     scope: str
     policy: str | None
     team: str | None
-    status: str = Field(description="running, paused, met or breached.")
+    status: str = Field(
+        description="running, paused, met, breached, or stopped (the target no longer applies: "
+        "the ticket left the team, or another policy matches it now)."
+    )
     cycle: int
     target_minutes: int
     started_at: datetime

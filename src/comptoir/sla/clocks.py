@@ -15,7 +15,8 @@ Conventions:
   a new cycle, which the next staff reply meets.
 * Resolution: from creation; stopped while the ticket is resolved or closed, resumed (not
   restarted) on a reopen, so the time to resolve is never flattered.
-* OLA: from the moment the ticket reaches the team to the moment it leaves it or is resolved.
+* OLA: from the moment the ticket reaches the team to the moment it is resolved (met) or leaves
+  the team (stopped, neither met nor breached unless it was late already).
 * A target met at exactly its due time is met; the business time consumed must exceed the
   target for a breach.
 """
@@ -70,23 +71,38 @@ class Derived:
     due_at: datetime | None  # when running: the projected deadline; else the breach moment
     stopped_at: datetime | None
     breached_at: datetime | None
+    met: bool  # stopped because the target was reached (answered, resolved), late or not
 
 
-def _window(spec: Spec, steps: Sequence[Step]) -> tuple[datetime, datetime | None, int] | None:
-    """When the clock's measure starts, when it ends (None: still open), and its cycle."""
+def _window(
+    spec: Spec, steps: Sequence[Step]
+) -> tuple[datetime, datetime | None, int, bool] | None:
+    """When the clock's measure starts, when it ends (None: still open), its cycle, and whether
+    that end meets the target (a team handing the ticket on stops its OLA without meeting it)."""
     created = steps[0].at
-    status = ""
+    if spec.team is not None:
+        # OLA: the latest stint with the team.
+        stint_start: datetime | None = None
+        stint_end: datetime | None = None
+        for step in steps:
+            if step.kind != TEAM:
+                continue
+            if step.value == spec.team:
+                if stint_start is None or stint_end is not None:
+                    stint_start, stint_end = step.at, None
+            elif stint_start is not None and stint_end is None:
+                stint_end = step.at
+        return (stint_start, stint_end, 1, False) if stint_start is not None else None
     if spec.metric == FIRST_RESPONSE:
+        status = ""
         for step in steps:
             if step.kind == REPLY and step.value == "staff":
-                return created, step.at, 1
+                return created, step.at, 1, True
             if step.kind == STATUS:
                 if step.value in spec.finished_states and status not in spec.finished_states:
-                    return created, step.at, 1
+                    return created, step.at, 1, True
                 status = step.value
-        return created, None, 1
-    if spec.metric == RESOLUTION:
-        return created, None, 1
+        return created, None, 1, True
     if spec.metric == NEXT_RESPONSE:
         answered = False
         cycle = 0
@@ -102,19 +118,8 @@ def _window(spec: Spec, steps: Sequence[Step]) -> tuple[datetime, datetime | Non
             elif answered and (start is None or end is not None):
                 cycle += 1
                 start, end = step.at, None
-        return (start, end, cycle) if start is not None else None
-    # OLA: the latest stint with the team.
-    stint_start: datetime | None = None
-    stint_end: datetime | None = None
-    for step in steps:
-        if step.kind != TEAM:
-            continue
-        if step.value == spec.team:
-            if stint_start is None or stint_end is not None:
-                stint_start, stint_end = step.at, None
-        elif stint_start is not None and stint_end is None:
-            stint_end = step.at
-    return (stint_start, stint_end, 1) if stint_start is not None else None
+        return (start, end, cycle, True) if start is not None else None
+    return created, None, 1, True  # resolution
 
 
 def _segments(
@@ -154,11 +159,12 @@ def derive(spec: Spec, steps: Sequence[Step], now: datetime) -> Derived | None:
     window = _window(spec, steps)
     if window is None:
         return None
-    start, end, cycle = window
+    start, end, cycle, end_meets = window
     last_status = next((s.value for s in reversed(steps) if s.kind == STATUS), "")
     finished = last_status in spec.finished_states
     if finished and end is None:
         # Resolved (or closed) and not reopened: the clock stopped when that happened.
+        end_meets = True
         end = next(
             s.at for s in reversed(steps) if s.kind == STATUS and s.value in spec.finished_states
         )
@@ -172,13 +178,14 @@ def derive(spec: Spec, steps: Sequence[Step], now: datetime) -> Derived | None:
             due = add_business_time(schedule, seg_start, max(remaining, timedelta(0)))
             if breached_at is None and due < now:
                 breached_at = due
-            return Derived(RUNNING, cycle, start, elapsed, seg_start, due, None, breached_at)
+            return Derived(RUNNING, cycle, start, elapsed, seg_start, due, None, breached_at, False)
         length = business_time_between(schedule, seg_start, seg_end)
         if breached_at is None and elapsed + length > target:
             breached_at = add_business_time(schedule, seg_start, target - elapsed)
         elapsed += length
     state = STOPPED if end is not None else PAUSED
-    return Derived(state, cycle, start, elapsed, None, breached_at, end, breached_at)
+    met = state == STOPPED and end_meets
+    return Derived(state, cycle, start, elapsed, None, breached_at, end, breached_at, met)
 
 
 def elapsed_at(

@@ -174,6 +174,7 @@ class SlaClock(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
+    met = models.BooleanField(default=False)
     next_check_at = models.DateTimeField(null=True, blank=True)
     warned_level = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)

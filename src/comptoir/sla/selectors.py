@@ -33,7 +33,7 @@ class ClockView:
     """A clock as a person sees it: state, due time in their zone, business time left."""
 
     clock: SlaClock
-    status: str  # running, paused, met, breached
+    status: str  # running, paused, met, breached, stopped (no longer applies; not met)
     due_at: datetime | None
     due_local: datetime | None
     business_seconds_left: int | None
@@ -64,7 +64,7 @@ def clocks_of(ticket: Ticket, *, viewer_zone: str = "UTC", now: datetime | None 
             left = int((timedelta(seconds=clock.target_seconds) - elapsed).total_seconds())
         breached = clock.breached_at is not None or (left is not None and left < 0)
         if clock.state == ClockState.STOPPED:
-            status = "breached" if breached else "met"
+            status = "breached" if breached else ("met" if clock.met else "stopped")
         elif breached:
             status = "breached"
         else:

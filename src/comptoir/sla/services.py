@@ -83,14 +83,21 @@ def steps_of(ticket: Ticket) -> list[pure.Step]:
 
 
 # desk id -> (version, policies). The version is read from the database on every use (one
-# small aggregate), so a policy changed by another process is never used stale.
+# small aggregate, over the policies and their fixed calendars), so a policy or a calendar
+# changed by another process is never used stale.
 _policies: dict[int, tuple[tuple[Any, ...], list[SlaPolicy]]] = {}
 
 
 def _desk_policies(desk_id: int) -> list[SlaPolicy]:
     version = tuple(
         SlaPolicy.objects.filter(desk_id=desk_id)
-        .aggregate(changed=Max("updated_at"), count=Count("id"), ids=Sum("id"))
+        .aggregate(
+            changed=Max("updated_at"),
+            count=Count("id"),
+            ids=Sum("id"),
+            # A fixed calendar's hours travel with the cached policy: its changes count too.
+            calendars=Max("calendar__updated_at"),
+        )
         .values()
     )
     cached = _policies.get(desk_id)
@@ -261,6 +268,7 @@ def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshRes
         clock.due_at = derived.due_at
         clock.stopped_at = derived.stopped_at
         clock.breached_at = derived.breached_at
+        clock.met = derived.met
         clock.next_check_at = _next_check(
             clock, list(want.policy.warn_at or []), want.spec.schedule, now
         )
@@ -279,28 +287,49 @@ def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshRes
             _timeline(actor, ticket, EventKind.SLA_RETARGETED, facts, result, before=before)
         if clock.breached_at is not None and clock.warned_level < BREACH:
             _act(clock, BREACH, ticket=ticket, policy=want.policy, now=now, result=result)
-        elif clock.state == ClockState.STOPPED and not was_stopped and clock.breached_at is None:
+        elif clock.met and not was_stopped and clock.breached_at is None:
             met = {**facts, "met_at": clock.stopped_at.isoformat() if clock.stopped_at else None}
             _timeline(actor, ticket, EventKind.SLA_MET, met, result)
     for slot, clock in existing.items():
         if slot not in seen and clock.state != ClockState.STOPPED:
-            # The policy no longer applies (the ticket moved desk, team or priority band).
-            before = _clock_facts(clock)
-            clock.state = ClockState.STOPPED
-            clock.stopped_at = now
-            clock.resumed_at = None
-            clock.next_check_at = None
-            clock.save()
-            _timeline(
-                actor,
-                ticket,
-                EventKind.SLA_RETARGETED,
-                {**before, "target_minutes": None, "due_at": None},
-                result,
-                before=before,
-            )
+            _stop_unwanted(actor, ticket, clock, steps, now, result)
     _summarise(ticket.pk)
     return result
+
+
+def _stop_unwanted(
+    actor: Actor,
+    ticket: Ticket,
+    clock: SlaClock,
+    steps: list[pure.Step],
+    now: datetime,
+    result: RefreshResult,
+) -> None:
+    """Stop a clock whose target no longer applies, with the business time it did use.
+
+    A team's OLA stops when the ticket left the team; any other target stops now (its policy no
+    longer matches the ticket). Neither is met; a target already late stays breached.
+    """
+    end = now
+    if clock.scope == Scope.OLA and clock.team_id is not None:
+        left = [s.at for s in steps if s.kind == pure.TEAM and s.value != str(clock.team_id)]
+        end = max([*left[-1:], clock.started_at]) if left else now
+    before = _clock_facts(clock)
+    if clock.state == ClockState.RUNNING and clock.resumed_at is not None:
+        schedule = _schedule(clock.calendar, clock.time_zone)
+        elapsed = pure.elapsed_at(
+            timedelta(seconds=clock.elapsed_seconds), clock.resumed_at, schedule, end
+        )
+        clock.elapsed_seconds = int(elapsed.total_seconds())
+    clock.state = ClockState.STOPPED
+    clock.stopped_at = end
+    clock.resumed_at = None
+    clock.due_at = clock.breached_at  # for a stopped clock, the breach moment if any
+    clock.next_check_at = None
+    clock.met = False
+    clock.save()
+    after = {**before, "target_minutes": None, "due_at": None, "stopped_at": end.isoformat()}
+    _timeline(actor, ticket, EventKind.SLA_RETARGETED, after, result, before=before)
 
 
 _STORED = (
@@ -317,6 +346,7 @@ _STORED = (
     "due_at",
     "stopped_at",
     "breached_at",
+    "met",
     "next_check_at",
     "warned_level",
 )
