@@ -1263,3 +1263,24 @@ def test_changing_the_requester_moves_the_ticket_to_their_organisation_and_site(
     ticket.refresh_from_db()
     assert ticket.organisation_id == world.outsider.organisation_id
     assert ticket.site_id == world.outsider.site_id
+
+
+def test_the_nightly_job_sweeps_orphans_an_hour_old(world, settings):
+    import os
+    import time
+
+    from comptoir.tickets.tasks import nightly_cleanup
+
+    settings.COMPTOIR_MAX_ATTACHMENT_SIZE = 100
+    ticket = incident(world)
+    kept = attach(world, ticket, b"kept file")
+    with pytest.raises(DomainError), transaction.atomic():
+        attach(world, ticket, b"first file")
+        attach(world, ticket, b"x" * 101)
+    orphan = next(p for p in stored_files() if p != Path(kept.file.path))
+    nightly_cleanup()  # a fresh orphan may be a transaction still running: kept
+    assert orphan.exists()
+    two_hours_ago = time.time() - 7200
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
+    nightly_cleanup()
+    assert stored_files() == [Path(kept.file.path)]

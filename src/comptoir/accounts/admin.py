@@ -41,11 +41,12 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
         "email",
         "display_name",
         "organisation",
+        "availability",
         "is_active",
         "is_staff",
         "is_superuser",
     )
-    list_filter = ("is_active", "is_staff", "is_superuser", "organisation")
+    list_filter = ("is_active", "availability", "is_staff", "is_superuser", "organisation")
     search_fields = ("email", "display_name", "phone")
     autocomplete_fields = ("organisation", "site")
     inlines = [MembershipInline]
@@ -55,6 +56,7 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
             "Profile",
             {"fields": ("display_name", "phone", "locale", "time_zone", "organisation", "site")},
         ),
+        ("Availability", {"fields": ("availability", "away_until")}),
         ("Rights", {"fields": ("is_active", "is_staff", "is_superuser")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
@@ -64,7 +66,7 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
 
 @admin.register(Team)
 class TeamAdmin(AuditedAdmin):
-    list_display = ("name", "desk", "time_zone", "lead")
+    list_display = ("name", "desk", "time_zone", "lead", "calendar", "follow_the_sun")
     list_filter = ("desk",)
     search_fields = ("name", "slug")
     filter_horizontal = ("members",)
