@@ -168,6 +168,8 @@ else:
         **_HUEY_COMMON,
         "huey_class": "huey.SqliteHuey",
         "filename": str(DATA_DIR / "queue.sqlite3"),
+        # A local file is cheap to poll: look every second at most when idle, not every 10 s.
+        "consumer": {**_HUEY_COMMON["consumer"], "max_delay": 1.0},
     }
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -226,5 +228,10 @@ LOGGING = {
         "handlers": ["console"],
         "level": (env("COMPTOIR_LOG_LEVEL", "INFO") or "INFO").upper(),
     },
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The queue says "executing …" for every job: only its warnings and errors by default
+        # (`comptoir worker --verbose` shows every job).
+        "huey": {"level": "WARNING", "handlers": ["console"], "propagate": False},
+    },
 }

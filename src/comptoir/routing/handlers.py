@@ -1,12 +1,16 @@
-"""Routing follows the tickets' events: a new ticket is sent where the desk's rules say."""
+"""Routing follows the tickets' events: a new ticket is sent where the desk's rules say.
+
+The decision is queued (after the creation committed) for the background worker; tests and
+``COMPTOIR_TASKS_IMMEDIATE`` make it at once.
+"""
 
 from __future__ import annotations
 
 from comptoir.core.events import subscribe
-from comptoir.routing.services import route_ticket
+from comptoir.routing.tasks import route_ticket_task
 from comptoir.tickets import events as ev
 
 
 @subscribe(ev.TicketCreated)
 def route_new_ticket(event: ev.TicketCreated) -> None:
-    route_ticket(event.ticket_id)
+    route_ticket_task(event.ticket_id)

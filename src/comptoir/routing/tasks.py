@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
-from comptoir.routing.services import hand_over
+from comptoir.routing.services import hand_over, route_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -19,3 +19,9 @@ def hand_over_tickets_task() -> None:
     moved = hand_over()
     if moved:
         logger.info("Routing hand-over: %d tickets moved to the teams on shift", moved)
+
+
+@db_task(retries=3, retry_delay=5)
+def route_ticket_task(ticket_id: int) -> None:
+    """Route one new ticket (nothing happens if it was routed or assigned meanwhile)."""
+    route_ticket(ticket_id)

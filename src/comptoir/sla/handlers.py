@@ -1,9 +1,13 @@
-"""The SLA clocks follow the tickets: every change that can move a clock recomputes it."""
+"""The SLA clocks follow the tickets: every change that can move a clock recomputes it.
+
+The work is queued (after the change committed) for the background worker, so that a request
+pays for one write transaction, not three; tests and ``COMPTOIR_TASKS_IMMEDIATE`` run it at once.
+"""
 
 from __future__ import annotations
 
 from comptoir.core.events import subscribe
-from comptoir.sla.services import refresh_clocks
+from comptoir.sla.tasks import refresh_ticket_clocks
 from comptoir.tickets import events as ev
 
 
@@ -13,7 +17,7 @@ def follow_ticket(event: ev.TicketEventBase) -> None:
         return  # an internal note moves no clock
     if isinstance(event, ev.TicketUpdated) and not set(event.fields) & RETARGETING_FIELDS:
         return
-    refresh_clocks(event.ticket_id)
+    refresh_ticket_clocks([event.ticket_id])
 
 
 #: Fields whose change can choose another policy or calendar.

@@ -1,8 +1,8 @@
 """SLA clocks kept from the timeline, the breach sweep and its escalations.
 
 ``refresh_clocks`` recomputes a ticket's clocks from its timeline (the event handlers call it
-after every change that matters), stores them, writes what changed to the timeline (target set,
-re-targeted, met, breached) and keeps the ticket's SLA summary for the lists. ``sweep`` reads
+after every change that matters), stores them, writes what changed to the timeline (re-targeted,
+met, breached) and keeps the ticket's SLA summary for the lists. ``sweep`` reads
 only the clocks whose next warning or breach moment has come, through the partial index on
 ``next_check_at``, and acts on each threshold exactly once: a compare-and-set on
 ``warned_level`` in the same transaction as the notices, the timeline event and the escalation.

@@ -26,8 +26,8 @@ def sweep_clocks() -> None:
         )
 
 
-@db_task()
+@db_task(retries=3, retry_delay=5)
 def refresh_ticket_clocks(ticket_ids: list[int]) -> None:
-    """Recompute the clocks of these tickets (after a policy or calendar change)."""
+    """Recompute the clocks of these tickets (after a change to them, a policy or a calendar)."""
     for ticket_id in ticket_ids:
         refresh_clocks(ticket_id)

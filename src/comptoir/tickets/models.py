@@ -240,7 +240,6 @@ class EventKind(models.TextChoices):
     MERGED_FROM = "merged_from", _("Another ticket merged in")
     WATCHER_ADDED = "watcher_added", _("Watcher added")
     WATCHER_REMOVED = "watcher_removed", _("Watcher removed")
-    SLA_STARTED = "sla_started", _("SLA target set")
     SLA_RETARGETED = "sla_retargeted", _("SLA target changed")
     SLA_WARNING = "sla_warning", _("SLA warning")
     SLA_MET = "sla_met", _("SLA target met")

@@ -12,7 +12,6 @@ from comptoir.tickets.services._common import _record
 #: one of its fields, which only the ticket services make.
 FOREIGN_KINDS = frozenset(
     {
-        EventKind.SLA_STARTED,
         EventKind.SLA_RETARGETED,
         EventKind.SLA_WARNING,
         EventKind.SLA_MET,

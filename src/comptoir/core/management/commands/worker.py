@@ -30,5 +30,12 @@ class Command(BaseCommand):
         if no_periodic:
             arguments["periodic"] = False
         if verbose:
-            arguments["huey_verbose"] = True
+            import logging
+
+            logging.getLogger("huey").setLevel(logging.INFO)
+        from django.conf import settings
+
+        queue = "Redis" if settings.REDIS_URL else settings.HUEY.get("filename", "SQLite")
+        self.stdout.write(f"Comptoir worker: queue in {queue}; Ctrl+C to stop.")
+        self.stdout.flush()
         call_command("run_huey", **arguments)

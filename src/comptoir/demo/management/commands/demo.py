@@ -21,7 +21,14 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded; keeping it.")
         else:
             self.stdout.write("Loading demo data…")
-            load()
+            from huey.contrib.djhuey import HUEY
+
+            # Routing and SLA clocks are computed now, not left to the first worker.
+            HUEY.immediate = True
+            try:
+                load()
+            finally:
+                HUEY.immediate = False
             self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         width = max(len(login.email) for login in LOGINS)
         self.stdout.write(f"\nDemo logins (password for all: {PASSWORD}):")
