@@ -150,16 +150,17 @@ else:
 # --- Background jobs (Huey) -------------------------------------------------------------------
 # One queue per install: in the data folder on SQLite, in Redis when REDIS_URL is set, so any
 # number of `comptoir worker` processes on any machine share it. Tasks are queued after commit.
+_HUEY_CONSUMER: dict[str, object] = {
+    "workers": int(env("COMPTOIR_WORKER_THREADS") or 2),
+    "worker_type": "thread",
+    "periodic": True,
+    "check_worker_health": True,
+}
 _HUEY_COMMON = {
     "name": env("COMPTOIR_QUEUE_NAME", "comptoir"),
     "immediate": env_bool("COMPTOIR_TASKS_IMMEDIATE", False),
     "utc": True,
-    "consumer": {
-        "workers": int(env("COMPTOIR_WORKER_THREADS") or 2),
-        "worker_type": "thread",
-        "periodic": True,
-        "check_worker_health": True,
-    },
+    "consumer": _HUEY_CONSUMER,
 }
 if REDIS_URL:
     HUEY = {**_HUEY_COMMON, "huey_class": "huey.RedisHuey", "url": REDIS_URL}
@@ -169,7 +170,7 @@ else:
         "huey_class": "huey.SqliteHuey",
         "filename": str(DATA_DIR / "queue.sqlite3"),
         # A local file is cheap to poll: look every second at most when idle, not every 10 s.
-        "consumer": {**_HUEY_COMMON["consumer"], "max_delay": 1.0},
+        "consumer": {**_HUEY_CONSUMER, "max_delay": 1.0},
     }
 
 # --- Accounts -------------------------------------------------------------------------------
