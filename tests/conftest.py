@@ -34,6 +34,17 @@ def _tasks_run_at_once():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Per-process caches are keyed by row versions that a rolled-back test can hand to the next
+    one (same ids, same frozen clock): each test starts without them."""
+    from comptoir.desks import calendars
+    from comptoir.sla import services as sla_services
+
+    calendars._schedules.clear()
+    sla_services._policies.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     """The factories give every person a password; the production hasher is slow by design."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

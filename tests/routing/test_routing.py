@@ -454,7 +454,7 @@ def test_routing_runs_a_bounded_number_of_queries_whatever_the_team_size(
     add_rule(world.desk, floor.paris, "Rest", kinds=["incident"], method=method)
     ticket = new_ticket(world, category=wifi)
 
-    with django_assert_max_num_queries(22):
+    with django_assert_max_num_queries(24):
         decision = route_ticket(ticket.pk, now=EVENING)
 
     assert decision is not None and decision.team == floor.montreal
@@ -547,3 +547,9 @@ def test_the_periodic_task_hands_over(world, floor, monkeypatch):
     hand_over_tickets_task.call_local()
 
     assert calls == [1]
+
+
+def test_a_desk_without_rules_costs_two_reads_and_no_write(world, django_assert_num_queries):
+    ticket = new_ticket(world)
+    with django_assert_num_queries(2):  # the ticket's desk, and whether it has an active rule
+        assert route_ticket(ticket.pk, now=EVENING) is None

@@ -200,3 +200,14 @@ def test_refreshing_twice_changes_nothing(open_ticket, clock):
         row.pop("updated_at")
     assert before == after
     assert TicketEvent.objects.count() == events
+
+
+def test_a_desk_without_policies_costs_three_reads_and_no_write(world, django_assert_num_queries):
+    ticket = services.create_ticket(
+        actor=Actor.for_user(world.requester), desk=world.desk, kind="incident", title="No SLA"
+    )
+    refresh_clocks(ticket.pk)  # the first time also reads the (empty) list of policies
+    # The ticket's desk, the desk's policies' version, and whether the ticket has clocks.
+    with django_assert_num_queries(3):
+        assert refresh_clocks(ticket.pk).clocks == []
+    assert not SlaClock.objects.filter(ticket=ticket).exists()

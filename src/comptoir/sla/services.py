@@ -221,10 +221,19 @@ def _clock_facts(clock: SlaClock) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
 def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshResult:
     """Recompute a ticket's clocks from its timeline and store what changed."""
-    now = now or timezone.now()
+    desk_id = Ticket.objects.filter(pk=ticket_id).values_list("desk_id", flat=True).first()
+    if desk_id is None:
+        return RefreshResult()
+    policies = _desk_policies(desk_id)
+    if not policies and not SlaClock.objects.filter(ticket_id=ticket_id).exists():
+        return RefreshResult()  # a desk without SLAs: no write transaction, no lock
+    return _refresh(ticket_id, policies, now or timezone.now())
+
+
+@transaction.atomic
+def _refresh(ticket_id: int, policies: list[SlaPolicy], now: datetime) -> RefreshResult:
     ticket = (
         Ticket.objects.select_for_update(of=("self",))
         .select_related("desk__calendar", "organisation__calendar", "team__calendar", "category")
@@ -239,7 +248,7 @@ def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshRes
     existing = {
         c.slot: c for c in SlaClock.objects.filter(ticket_id=ticket.pk).select_related("policy")
     }
-    wanted = _wanted(ticket, _desk_policies(ticket.desk_id)) if steps else []
+    wanted = _wanted(ticket, policies) if steps else []
     seen: set[str] = set()
     for want in wanted:
         derived = pure.derive(want.spec, steps, now)

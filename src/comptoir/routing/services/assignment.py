@@ -189,6 +189,9 @@ def route_ticket(ticket_id: int, *, now: datetime | None = None) -> Decision | N
     active rules routes nothing. Returns the decision, or None when nothing was decided.
     """
     now = now or timezone.now()
+    desk_id = Ticket.objects.filter(pk=ticket_id).values_list("desk_id", flat=True).first()
+    if desk_id is None or not selectors.rules_of(desk_id).filter(is_active=True).exists():
+        return None  # nothing to decide: no write transaction, no lock
     with transaction.atomic():
         ticket = (
             Ticket.objects.select_for_update(of=("self",))
