@@ -207,3 +207,26 @@ def test_real_commit_delivers_and_real_rollback_does_not(world, heard):
         assert created == []
     assert [e.ticket_id for e in created] == [ticket.pk]
     assert Ticket.objects.get().title == "Saved"
+
+
+def test_an_in_transaction_subscriber_writes_with_the_change_and_fails_it():
+    from comptoir.core.models import AuditEntry
+
+    seen: list[object] = []
+
+    def outbox(event):
+        seen.append(event)
+        if event.n < 0:
+            raise RuntimeError("cannot write the outbox row")
+
+    subscribe(Pinged, in_transaction=True)(outbox)
+    try:
+        with transaction.atomic():
+            publish(Pinged(1))
+            assert seen == [Pinged(1)]  # at publication, inside the transaction
+        with pytest.raises(RuntimeError), transaction.atomic():
+            AuditEntry.objects.create(action="x", object_type="t", object_id="1", object_repr="r")
+            publish(Pinged(-1))
+        assert not AuditEntry.objects.filter(action="x").exists()  # the change failed with it
+    finally:
+        unsubscribe(Pinged, outbox)
