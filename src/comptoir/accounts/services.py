@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from comptoir.accounts.models import ApiToken, Membership, User, hash_token
+from comptoir.accounts.models import ApiToken, Membership, Organisation, User, hash_token
 from comptoir.accounts.permissions import can_manage_desk
 from comptoir.core.actor import Actor
 from comptoir.core.audit import record_audit, snapshot
@@ -90,3 +90,32 @@ def revoke_role(*, actor: Actor, membership: Membership) -> None:
             actor=actor, action="role_revoked", obj=membership, before=snapshot(membership)
         )
         membership.delete()
+
+
+def organisation_for_domain(domain: str) -> Organisation | None:
+    """The organisation whose mail domains include ``domain`` (configured per organisation)."""
+    domain = domain.strip().lower()
+    if not domain:
+        return None
+    for organisation in Organisation.objects.exclude(email_domains=[]).only("pk", "email_domains"):
+        if domain in {d.strip().lower() for d in organisation.email_domains or []}:
+            return organisation
+    return None
+
+
+def contact_for(email: str, name: str = "") -> User:
+    """The person writing from ``email``; an unknown address becomes a contact (a requester
+    without a password, in the organisation of their mail domain)."""
+    email = email.strip().lower()
+    found = User.objects.filter(email__iexact=email).first()
+    if found is not None:
+        return found
+    organisation = organisation_for_domain(email.rpartition("@")[2])
+    contact = User(email=email, display_name=name[:150], organisation=organisation)
+    contact.set_unusable_password()
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError:  # written meanwhile by another message from the same address
+        return User.objects.get(email__iexact=email)
+    return contact

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "comptoir.notifications",
     "comptoir.sla",
     "comptoir.routing",
+    "comptoir.mail",
     "comptoir.demo",
 ]
 
@@ -200,6 +201,19 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# --- Mail ---------------------------------------------------------------------------------------
+COMPTOIR_MAIL_SPOOL_DIR = Path(env("COMPTOIR_MAIL_SPOOL_DIR") or DATA_DIR / "mail")
+COMPTOIR_MAIL_RATE_LIMIT = int(env("COMPTOIR_MAIL_RATE_LIMIT") or 30)  # per sender and hour
+COMPTOIR_MAIL_MAX_BYTES = int(env("COMPTOIR_MAIL_MAX_BYTES") or 50 * 1024 * 1024)
+DEFAULT_FROM_EMAIL: str = env("COMPTOIR_DEFAULT_FROM") or "comptoir@localhost"
+EMAIL_HOST = env("COMPTOIR_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("COMPTOIR_EMAIL_PORT") or 25)
+EMAIL_HOST_USER = env("COMPTOIR_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env("COMPTOIR_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("COMPTOIR_EMAIL_STARTTLS", False)
+EMAIL_USE_SSL = env_bool("COMPTOIR_EMAIL_SSL", False)
+EMAIL_TIMEOUT = 30
+
 # Holiday calendars fetched by URL: refuse addresses inside the network unless allowed.
 COMPTOIR_FETCH_PRIVATE_URLS = env_bool("COMPTOIR_FETCH_PRIVATE_URLS", False)
 COMPTOIR_MAX_ATTACHMENT_SIZE = int(env("COMPTOIR_MAX_ATTACHMENT_SIZE") or 25 * 1024 * 1024)

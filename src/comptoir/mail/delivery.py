@@ -1,0 +1,87 @@
+"""Sending the outbox: each row once, with retries and backoff, through Django's mail backend."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection, transaction
+from django.utils import timezone
+
+from comptoir.mail.models import BouncingAddress, OutboundMessage, OutboundStatus
+from comptoir.mail.outbound import one_line
+
+logger = logging.getLogger(__name__)
+
+#: Waits between attempts; after the last one the mail is given up (status failed).
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+LOOP_HEADER = "comptoir"
+
+
+def _message(row: OutboundMessage) -> EmailMessage:
+    headers = {
+        "Message-ID": f"<{row.message_id}>",
+        "X-Loop": LOOP_HEADER,
+        # Ask other systems not to answer automatically (Exchange and friends).
+        "X-Auto-Response-Suppress": "All" if row.auto_submitted else "OOF, AutoReply",
+    }
+    if row.auto_submitted:
+        headers["Auto-Submitted"] = row.auto_submitted
+    if row.in_reply_to:
+        headers["In-Reply-To"] = f"<{row.in_reply_to}>"
+    if row.references:
+        headers["References"] = " ".join(f"<{mid}>" for mid in row.references.split())
+    return EmailMessage(
+        subject=one_line(row.subject),
+        body=row.body,
+        from_email=row.from_address,
+        to=row.to,
+        reply_to=[row.reply_to] if row.reply_to else None,
+        headers=headers,
+    )
+
+
+def deliver(ids: list[int] | None = None, *, now: datetime | None = None, batch: int = 100) -> int:
+    """Send the given rows, or every row that is due; returns how many were sent."""
+    now = now or timezone.now()
+    due = OutboundMessage.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=now)
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    sent = 0
+    backend = get_connection()
+    for row_id in list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:batch]):
+        sent += _deliver_one(row_id, backend, now)
+    return sent
+
+
+@transaction.atomic
+def _deliver_one(row_id: int, backend, now: datetime) -> int:
+    locking = OutboundMessage.objects.select_for_update(
+        skip_locked=connection.features.has_select_for_update_skip_locked
+    )
+    row = locking.filter(pk=row_id, status=OutboundStatus.PENDING).first()
+    if row is None:
+        return 0  # another worker has it, or it is done
+    if BouncingAddress.objects.filter(email__in=row.to).exists():
+        row.status = OutboundStatus.SUPPRESSED
+        row.last_error = "The address bounces."
+        row.save(update_fields=["status", "last_error"])
+        return 0
+    row.attempts += 1
+    try:
+        backend.send_messages([_message(row)])
+    except Exception as exc:  # any failure of the mail server: try again later
+        row.last_error = str(exc)[:2000]
+        if row.attempts > len(BACKOFF):
+            row.status = OutboundStatus.FAILED
+            logger.warning("Gave up mail %s to %s: %s", row.pk, row.to, exc)
+        else:
+            row.next_attempt_at = now + BACKOFF[row.attempts - 1]
+        row.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+        return 0
+    row.status = OutboundStatus.SENT
+    row.sent_at = timezone.now()
+    row.last_error = ""
+    row.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+    return 1

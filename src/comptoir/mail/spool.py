@@ -1,0 +1,55 @@
+"""The spool: raw messages written durably before anything reads them (rule 8).
+
+A message is written to a temporary file, flushed to disk (fsync), renamed into place, and its
+folder flushed too, so that once ``store`` returns, a power cut loses nothing. The file is named
+by the SHA-256 of its bytes: storing the same message twice writes one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+
+class StoreFailed(OSError):
+    """The message could not be written: the sender should try again later."""
+
+
+def spool_root() -> Path:
+    return Path(settings.COMPTOIR_MAIL_SPOOL_DIR)
+
+
+def store(raw: bytes) -> tuple[str, str]:
+    """Write ``raw`` durably; returns (path relative to the spool, SHA-256)."""
+    digest = hashlib.sha256(raw).hexdigest()
+    relative = f"{digest[:2]}/{digest}.eml"
+    path = spool_root() / relative
+    if path.exists() and path.stat().st_size == len(raw):
+        return relative, digest
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.parent / f".{digest}.{uuid.uuid4().hex}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError as exc:
+        raise StoreFailed(f"Could not store the message: {exc}") from exc
+    return relative, digest
+
+
+def read(relative: str) -> bytes:
+    path = (spool_root() / relative).resolve()
+    if spool_root().resolve() not in path.parents:
+        raise ValueError("Not a spool path.")
+    return path.read_bytes()

@@ -1,0 +1,40 @@
+"""Background jobs of the mail channel. They take ids, and running one twice changes nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+
+logger = logging.getLogger(__name__)
+
+
+@db_task(retries=2, retry_delay=10)
+def deliver_mail(ids: list[int]) -> None:
+    """Send these outbox rows now (queued when they are committed)."""
+    from comptoir.mail.delivery import deliver
+
+    deliver(ids)
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("mail-outbox")
+def deliver_due_mail() -> None:
+    """Every minute: send what is due, retries included."""
+    from comptoir.mail.delivery import deliver
+
+    sent = deliver()
+    if sent:
+        logger.info("Mail: %d sent", sent)
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("mail-intake")
+def process_received_mail() -> None:
+    """Every minute: process mail stored but not processed (the intake stopped half-way)."""
+    from comptoir.mail.services import process_pending
+
+    done = process_pending()
+    if done:
+        logger.info("Mail: %d stored messages processed", done)
