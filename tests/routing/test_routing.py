@@ -104,10 +104,15 @@ def test_a_rule_matches_when_every_condition_it_sets_holds():
         assert decisions.rule_matches(candidate, ticket) is matches, conditions
 
 
-def test_a_category_lineage_climbs_to_the_root_and_survives_a_cycle():
-    assert decisions.lineage_of(3, {3: 2, 2: 1, 1: None}) == {1, 2, 3}
-    assert decisions.lineage_of(3, {3: 2, 2: 3}) == {2, 3}
-    assert decisions.lineage_of(None, {}) == frozenset()
+def test_a_category_lineage_climbs_to_the_root(world):
+    from comptoir.desks.selectors import category_lineage
+
+    root = CategoryFactory(desk=world.desk, name="Hardware", slug="hardware")
+    laptop = CategoryFactory(desk=world.desk, name="Laptop", slug="laptop", parent=root)
+    battery = CategoryFactory(desk=world.desk, name="Battery", slug="battery", parent=laptop)
+    assert category_lineage(world.desk.pk, battery.pk) == {battery.pk, laptop.pk, root.pk}
+    assert category_lineage(world.desk.pk, root.pk) == {root.pk}
+    assert category_lineage(world.desk.pk, None) == frozenset()
 
 
 # --- rules ------------------------------------------------------------------------------------

@@ -50,6 +50,22 @@ def resolve_desk(actor: Actor, value: str | int) -> Desk:
     return desk
 
 
+def category_lineage(desk_id: int, category_id: int | None) -> frozenset[int]:
+    """A category and its ancestors (one query for the desk's tree; a cycle stops the walk).
+
+    A condition on a category (an SLA policy's, a routing rule's) holds for its subcategories.
+    """
+    if category_id is None:
+        return frozenset()
+    parents = dict(Category.objects.filter(desk_id=desk_id).values_list("id", "parent_id"))
+    seen: set[int] = set()
+    node: int | None = category_id
+    while node is not None and node not in seen:
+        seen.add(node)
+        node = parents.get(node)
+    return frozenset(seen)
+
+
 def categories_of(desk: Desk) -> QuerySet[Category]:
     return desk.categories.filter(is_active=True).order_by("path")
 

@@ -77,16 +77,6 @@ def first_match(rules: Iterable[RuleFacts], ticket: TicketFacts) -> RuleFacts | 
     return next((rule for rule in rules if rule_matches(rule, ticket)), None)
 
 
-def lineage_of(category_id: int | None, parents: Mapping[int, int | None]) -> frozenset[int]:
-    """A category and its ancestors, from a map of category → parent (a cycle stops the walk)."""
-    seen: set[int] = set()
-    node = category_id
-    while node is not None and node not in seen:
-        seen.add(node)
-        node = parents.get(node)
-    return frozenset(seen)
-
-
 def is_available(availability: str, away_until: date | None, today: date) -> bool:
     """Available, or on a leave whose last day is past. Away and off duty are not available."""
     if availability == "available":

@@ -13,7 +13,7 @@ from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
 from comptoir.accounts.roles import STAFF_ROLES
 from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
-from comptoir.desks.models import Category, Desk
+from comptoir.desks.models import Desk
 from comptoir.routing import decisions
 from comptoir.routing.models import AgentSkill, RoutingRule
 from comptoir.tickets.lifecycle import StatusCategory
@@ -74,14 +74,6 @@ def rule_facts(rule: RoutingRule) -> decisions.RuleFacts:
         sites=frozenset(s.pk for s in rule.sites.all()),
         vip_only=rule.vip_only,
     )
-
-
-def category_lineage(desk_id: int, category_id: int | None) -> frozenset[int]:
-    """The category and its ancestors (one query for the desk's tree)."""
-    if category_id is None:
-        return frozenset()
-    parents = dict(Category.objects.filter(desk_id=desk_id).values_list("id", "parent_id"))
-    return decisions.lineage_of(category_id, parents)
 
 
 # --- teams ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from comptoir.core.audit import record_audit, snapshot
 from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
 from comptoir.desks.models import BusinessCalendar, Category, Desk
 from comptoir.desks.priority import Priority
+from comptoir.desks.selectors import category_lineage
 from comptoir.sla.models import CalendarSource, Metric, Recipient, Scope, SlaPolicy
 from comptoir.tickets.lifecycle import ALL_STATES, LIFECYCLES, StatusCategory, TicketKind
 from comptoir.tickets.models import Ticket, TicketChannel
@@ -34,20 +35,7 @@ CONDITIONS = ("kinds", "priorities", "channels", "categories", "organisations", 
 MAX_TARGET_MINUTES = 366 * 24 * 60
 
 
-def category_lineage(ticket: Ticket) -> set[int]:
-    """The ticket's category and its ancestors (a category condition matches subcategories)."""
-    if ticket.category_id is None:
-        return set()
-    parents = dict(Category.objects.filter(desk_id=ticket.desk_id).values_list("id", "parent_id"))
-    lineage: set[int] = set()
-    node: int | None = ticket.category_id
-    while node is not None and node not in lineage:
-        lineage.add(node)
-        node = parents.get(node)
-    return lineage
-
-
-def matches(policy: SlaPolicy, ticket: Ticket, lineage: set[int] | None = None) -> bool:
+def matches(policy: SlaPolicy, ticket: Ticket, lineage: frozenset[int] | None = None) -> bool:
     if policy.kinds and ticket.kind not in policy.kinds:
         return False
     if policy.priorities and ticket.priority not in policy.priorities:
@@ -67,7 +55,8 @@ def matches(policy: SlaPolicy, ticket: Ticket, lineage: set[int] | None = None) 
         return False
     categories = {c.pk for c in policy.categories.all()}
     if categories:
-        lineage = category_lineage(ticket) if lineage is None else lineage
+        if lineage is None:
+            lineage = category_lineage(ticket.desk_id, ticket.category_id)
         if not categories & lineage:
             return False
     return True

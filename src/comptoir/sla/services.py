@@ -24,10 +24,11 @@ from comptoir.accounts.roles import Role
 from comptoir.core.actor import Actor, Channel
 from comptoir.desks.business_time import Schedule
 from comptoir.desks.models import BusinessCalendar
+from comptoir.desks.selectors import category_lineage
 from comptoir.notifications.services import notify
 from comptoir.sla import clocks as pure
 from comptoir.sla.models import CalendarSource, ClockState, Metric, Scope, SlaClock, SlaPolicy
-from comptoir.sla.policies import FINISHED_STATES, category_lineage, matches, target_minutes
+from comptoir.sla.policies import FINISHED_STATES, matches, target_minutes
 from comptoir.tickets import services as ticket_services
 from comptoir.tickets.models import EventKind, Ticket, TicketEvent
 
@@ -150,7 +151,7 @@ class _Want:
 
 def _wanted(ticket: Ticket, policies: list[SlaPolicy]) -> list[_Want]:
     chosen: dict[str, SlaPolicy] = {}
-    lineage = category_lineage(ticket)
+    lineage = category_lineage(ticket.desk_id, ticket.category_id)
     for policy in policies:
         if policy.scope not in chosen and matches(policy, ticket, lineage):
             chosen[policy.scope] = policy

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from comptoir.accounts.models import Team, User
 from comptoir.core.actor import Actor, Channel
+from comptoir.desks.selectors import category_lineage
 from comptoir.routing import decisions, selectors
 from comptoir.routing.decisions import Reason
 from comptoir.routing.models import Method, RoutingRule
@@ -156,7 +157,7 @@ def _agent_for(
 
 
 def _decide(ticket: Ticket, rules: list[RoutingRule], now: datetime) -> Decision:
-    lineage = selectors.category_lineage(ticket.desk_id, ticket.category_id)
+    lineage = category_lineage(ticket.desk_id, ticket.category_id)
     matched = decisions.first_match(
         [selectors.rule_facts(r) for r in rules], _facts_of(ticket, lineage)
     )
