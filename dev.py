@@ -83,6 +83,7 @@ def environment(data_dir: str | None = None) -> dict[str, str]:
 def cmd_start(args: list[str]) -> int:
     ensure_venv()
     env = environment(str(ROOT / "var"))
+    env.setdefault("COMPTOIR_EMAIL_BACKEND", "console")  # the demo's mail is printed, not sent
     Path(env["COMPTOIR_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     say(f"Preparing the demo (data in {env['COMPTOIR_DATA_DIR']})…")
     if run(BIN / "comptoir", "demo", env=env) != 0:

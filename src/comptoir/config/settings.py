@@ -206,6 +206,13 @@ COMPTOIR_MAIL_SPOOL_DIR = Path(env("COMPTOIR_MAIL_SPOOL_DIR") or DATA_DIR / "mai
 COMPTOIR_MAIL_RATE_LIMIT = int(env("COMPTOIR_MAIL_RATE_LIMIT") or 30)  # per sender and hour
 COMPTOIR_MAIL_MAX_BYTES = int(env("COMPTOIR_MAIL_MAX_BYTES") or 50 * 1024 * 1024)
 DEFAULT_FROM_EMAIL: str = env("COMPTOIR_DEFAULT_FROM") or "comptoir@localhost"
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",  # printed by the worker
+}
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(
+    env("COMPTOIR_EMAIL_BACKEND", "smtp") or "smtp", env("COMPTOIR_EMAIL_BACKEND") or ""
+)
 EMAIL_HOST = env("COMPTOIR_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(env("COMPTOIR_EMAIL_PORT") or 25)
 EMAIL_HOST_USER = env("COMPTOIR_EMAIL_USER", "")

@@ -17,6 +17,7 @@ from comptoir.accounts.roles import Role
 from comptoir.core.actor import Actor, Channel
 from comptoir.desks import calendars
 from comptoir.desks.models import Category, Desk, DeskKind
+from comptoir.mail.models import Mailbox, OutboundMessage, OutboundStatus
 from comptoir.routing.models import Method, RoutingRule
 from comptoir.sla import policies
 from comptoir.tickets import services
@@ -341,6 +342,8 @@ def load(seed: int = 42) -> None:
         },
     )
     _business_hours(it, cs, paris_team, mtl_team, infra, eu, us, northwind)
+    Mailbox.objects.create(desk=it, address="it@comptoir.example", name="IT service desk")
+    Mailbox.objects.create(desk=cs, address="support@comptoir.example", name="Customer support")
 
     it_staff = [agent, agent2, tech, tech2]
     levels = ["low", "medium", "high"]
@@ -526,6 +529,10 @@ def load(seed: int = 42) -> None:
     made.append((dup, 0))
 
     _age(made, rng)
+    # The demo's history wrote mail to its people as it went: none of it is for sending.
+    OutboundMessage.objects.filter(status=OutboundStatus.PENDING).update(
+        status=OutboundStatus.SUPPRESSED, last_error="Demo history: never sent."
+    )
 
 
 def _weekdays(start: str, end: str) -> list[dict[str, object]]:
