@@ -300,3 +300,35 @@ def test_an_unparseable_message_is_kept_and_marked_failed(world, box):
     assert result.status == "failed"
     assert result.reason
     assert spool.read(result.spool_path) == b"\x00\x01 not a mail at all"
+
+
+def test_a_watcher_replying_to_a_resolved_ticket_opens_a_linked_one(world, box):
+    opened = receive(message(), mailbox=box).ticket
+    tickets.update_ticket(
+        actor=Actor.for_user(world.agent), ticket=opened, changes={"watchers": [world.colleague]}
+    )
+    tickets.resolve_ticket(actor=Actor.for_user(world.agent), ticket=opened, resolution="Fixed.")
+    reply = message(sender="colleague@acme.test", subject=f"Re: [{opened.ref}] Printer")
+    result = receive(reply, mailbox=box)
+    assert result.status == "processed"
+    opened.refresh_from_db()
+    assert opened.status == "resolved"  # not theirs to reopen
+    assert result.ticket != opened
+    assert result.ticket.links_out.filter(target=opened).exists()
+
+
+def test_a_busy_database_leaves_the_message_for_a_later_try(world, box, monkeypatch):
+    from django.db import OperationalError
+
+    from comptoir.mail import services
+
+    def busy(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "_sort_out", busy)
+    with pytest.raises(OperationalError):
+        receive(message(), mailbox=box)
+    assert InboundMessage.objects.get().status == "received"
+    monkeypatch.undo()
+    assert process_pending(older_than=timedelta(0)) == 1
+    assert InboundMessage.objects.get().status == "processed"

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import OperationalError
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import BaseModel
@@ -117,7 +118,8 @@ def inbound(request: HttpRequest, mailbox: str):
         raise DomainError(ErrorCode.VALIDATION_ERROR, "The body is empty: send the raw message.")
     try:
         message = services.receive(raw, mailbox=box, source="api")
-    except StoreFailed as exc:
+    except (StoreFailed, OperationalError) as exc:
+        # Not kept (or not yet recorded): the sender keeps the message and tries again.
         return Status(503, {"code": "server_error", "message": str(exc), "details": {}})
     return Status(201, message_out(message))
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from comptoir.accounts.services import contact_for
 from comptoir.core.actor import Actor, Channel
-from comptoir.core.errors import DomainError, ErrorCode
+from comptoir.core.errors import DomainError
 from comptoir.mail import spool
 from comptoir.mail.matching import find_ticket
 from comptoir.mail.models import (
@@ -101,6 +101,10 @@ def process(inbound: InboundMessage) -> InboundMessage:
             locked.attempts += 1
             locked.save()
             return locked
+    except OperationalError:
+        # The database is unavailable or busy: the message stays "received" for a later try
+        # (the MTA's, or the worker's every minute), never "failed" for a passing cause.
+        raise
     except Exception as exc:
         logger.exception("Mail %s could not be processed", inbound.key)
         return _finish(inbound, InboundStatus.FAILED, f"{type(exc).__name__}: {exc}")
@@ -126,7 +130,11 @@ def process_pending(*, older_than: timedelta = timedelta(minutes=1), batch: int 
         .values_list("pk", flat=True)[:batch]
     )
     for pk in ids:
-        process(InboundMessage.objects.get(pk=pk))
+        try:
+            process(InboundMessage.objects.get(pk=pk))
+        except OperationalError:
+            logger.warning("Mail %s: the database is unavailable; trying again later", pk)
+            break
     return len(ids)
 
 
@@ -254,10 +262,8 @@ def _reply(actor: Actor, ticket: Ticket, parsed: ParsedMessage) -> Outcome:
     if ticket.status_category in (StatusCategory.RESOLVED, StatusCategory.CLOSED):
         try:
             tickets.reopen_ticket(actor=actor, ticket=ticket, reason="Reply by mail.")
-        except DomainError as exc:
-            if exc.code not in (ErrorCode.REOPEN_WINDOW_EXPIRED, ErrorCode.INVALID_TRANSITION):
-                raise
-            # Too old to reopen (or not the requester's to reopen): a new ticket, linked.
+        except DomainError:
+            # Too old to reopen, or not theirs to reopen: a new ticket, linked to this one.
             mailbox = Mailbox.objects.filter(desk_id=ticket.desk_id, is_active=True).first()
             assert mailbox is not None
             return _new_ticket(actor, mailbox, parsed, related=ticket)
