@@ -139,3 +139,50 @@ def test_a_manager_connects_a_mailbox(world, api):
         .status_code
         == 403
     )
+
+
+def test_mailbox_credentials_never_reach_the_audit_log(world, box):
+    from comptoir.core.audit import snapshot
+
+    box.imap_host = "imap.example.com"
+    box.imap_password = "hunter2"  # noqa: S105 (a test value)
+    box.imap_oauth_token = "ya29.secret"  # noqa: S105
+    box.save()
+    kept = snapshot(box)
+    assert kept["imap_host"] == "imap.example.com"
+    assert "imap_password" not in kept and "imap_oauth_token" not in kept
+    assert "hunter2" not in str(kept) and "ya29.secret" not in str(kept)
+
+
+def test_the_admin_keeps_a_password_left_empty(world, box, client):
+    box.imap_host = "127.0.0.1"
+    box.imap_security = "none"
+    box.imap_password = "stored-secret"  # noqa: S105
+    box.save()
+    client.force_login(world.superuser)
+    page = client.get(f"/admin/mail/mailbox/{box.pk}/change/")
+    assert b"stored-secret" not in page.content  # never shown back
+    from comptoir.mail.admin import MailboxForm
+
+    form = MailboxForm(
+        data={
+            "desk": world.desk.pk,
+            "address": box.address,
+            "name": "IT",
+            "is_active": "on",
+            "accept_unknown_senders": "on",
+            "imap_host": "127.0.0.1",
+            "imap_port": 143,
+            "imap_security": "none",
+            "imap_username": "it",
+            "imap_password": "",
+            "imap_oauth_token": "",
+            "imap_folder": "INBOX",
+            "imap_after": "flag",
+        },
+        instance=box,
+    )
+    assert form.is_valid(), form.errors
+    form.save()
+    box.refresh_from_db()
+    assert box.imap_password == "stored-secret"  # noqa: S105

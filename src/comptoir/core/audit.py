@@ -10,13 +10,16 @@ from django.forms.models import model_to_dict
 from comptoir.core.actor import Actor
 from comptoir.core.models import AuditEntry
 
+#: Fields never copied into the audit log: they hold credentials.
+SECRETS = frozenset({"password", "key_hash", "imap_password", "imap_oauth_token"})
+
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
     """A JSON-safe copy of a model's own fields, for before/after."""
     data = model_to_dict(obj)
     safe: dict[str, Any] = {}
     for name, value in data.items():
-        if name in {"password", "key_hash"}:
+        if name in SECRETS:
             continue
         if isinstance(value, list):
             safe[name] = [getattr(v, "pk", v) for v in value]

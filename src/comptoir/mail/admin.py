@@ -1,17 +1,65 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from comptoir.core.admin import AuditedAdmin
 from comptoir.mail.models import BouncingAddress, InboundMessage, Mailbox, OutboundMessage
 
 
+class MailboxForm(forms.ModelForm):
+    """Credentials are typed, never shown back: an empty field keeps the stored value."""
+
+    imap_password = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), label="IMAP password"
+    )
+    imap_oauth_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="IMAP OAuth2 access token",
+    )
+
+    class Meta:
+        model = Mailbox
+        fields = (
+            "desk",
+            "address",
+            "name",
+            "is_active",
+            "accept_unknown_senders",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_username",
+            "imap_password",
+            "imap_oauth_token",
+            "imap_folder",
+            "imap_after",
+        )
+
+    def clean(self):
+        data = super().clean() or {}
+        for secret in ("imap_password", "imap_oauth_token"):
+            if not data.get(secret) and self.instance.pk:
+                data[secret] = getattr(self.instance, secret)
+        return data
+
+
 @admin.register(Mailbox)
 class MailboxAdmin(AuditedAdmin):
-    list_display = ("address", "desk", "is_active", "accept_unknown_senders", "last_received_at")
+    form = MailboxForm
+    list_display = (
+        "address",
+        "desk",
+        "is_active",
+        "imap_host",
+        "last_received_at",
+        "last_polled_at",
+        "last_error",
+    )
     list_filter = ("desk", "is_active")
     search_fields = ("address", "name")
-    readonly_fields = ("last_received_at", "last_error")
+    readonly_fields = ("last_received_at", "last_polled_at", "last_error")
 
 
 @admin.register(InboundMessage)

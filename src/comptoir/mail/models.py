@@ -7,6 +7,15 @@ from django.utils.translation import gettext_lazy as _
 class Mailbox(models.Model):
     """An address a desk receives mail at (by the MTA pipe, the inbound API, IMAP or SMTP)."""
 
+    class ImapSecurity(models.TextChoices):
+        SSL = "ssl", _("TLS from the start (port 993)")
+        STARTTLS = "starttls", _("STARTTLS (port 143)")
+        NONE = "none", _("None (127.0.0.1 or localhost only)")
+
+    class ImapAfter(models.TextChoices):
+        FLAG = "flag", _("Mark it read and keep it")
+        DELETE = "delete", _("Delete it")
+
     desk = models.ForeignKey("desks.Desk", on_delete=models.CASCADE, related_name="mailboxes")
     address = models.EmailField(_("address"), unique=True)
     name = models.CharField(_("name"), max_length=120, blank=True)
@@ -16,6 +25,49 @@ class Mailbox(models.Model):
         default=True,
         help_text=_("Otherwise mail from an address Comptoir does not know is kept and refused."),
     )
+    imap_host = models.CharField(
+        _("IMAP server"),
+        max_length=255,
+        blank=True,
+        help_text=_("Blank: this mailbox is not polled by IMAP."),
+    )
+    imap_port = models.PositiveIntegerField(_("IMAP port"), default=993)
+    imap_security = models.CharField(
+        _("IMAP connection security"),
+        max_length=10,
+        choices=ImapSecurity.choices,
+        default=ImapSecurity.SSL,
+    )
+    imap_username = models.CharField(
+        _("IMAP user name"),
+        max_length=255,
+        blank=True,
+        help_text=_("Blank: the mailbox's address."),
+    )
+    imap_password = models.CharField(
+        _("IMAP password"),
+        max_length=255,
+        blank=True,
+        help_text=_("Stored as given, in the database. Prefer an app password."),
+    )
+    imap_oauth_token = models.TextField(
+        _("IMAP OAuth2 access token"),
+        blank=True,
+        help_text=_(
+            "For Microsoft 365 and Google (XOAUTH2). When set, it is used instead of the "
+            "password. Stored as given, in the database."
+        ),
+    )
+    imap_folder = models.CharField(_("IMAP folder"), max_length=255, default="INBOX")
+    imap_after = models.CharField(
+        _("after taking a message"),
+        max_length=10,
+        choices=ImapAfter.choices,
+        default=ImapAfter.FLAG,
+    )
+    imap_uidvalidity = models.BigIntegerField(null=True, blank=True, editable=False)
+    imap_last_uid = models.BigIntegerField(default=0, editable=False)
+    last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_received_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False)
 
@@ -25,6 +77,42 @@ class Mailbox(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+    _IMAP_SOURCE = ("imap_host", "imap_port", "imap_username", "imap_folder")
+
+    def save(self, *args, **kwargs) -> None:
+        """Pointing the mailbox at another server, account or folder polls it from its first
+        message: UIDs only mean something in the folder they come from."""
+        if self.pk is not None:
+            before = Mailbox.objects.filter(pk=self.pk).values(*self._IMAP_SOURCE).first()
+            if before and any(before[name] != getattr(self, name) for name in self._IMAP_SOURCE):
+                self.imap_uidvalidity, self.imap_last_uid = None, 0
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {
+                        *kwargs["update_fields"],
+                        "imap_uidvalidity",
+                        "imap_last_uid",
+                    }
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from comptoir.mail.imap import plaintext_allowed
+
+        super().clean()
+        if (
+            self.imap_host
+            and self.imap_security == self.ImapSecurity.NONE
+            and not plaintext_allowed(self.imap_host)
+        ):
+            raise ValidationError(
+                {
+                    "imap_security": _(
+                        "An unencrypted connection is only allowed to 127.0.0.1 or localhost."
+                    )
+                }
+            )
 
 
 class InboundStatus(models.TextChoices):

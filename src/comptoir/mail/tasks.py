@@ -7,6 +7,8 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
+from comptoir.mail.imap import poll_mailboxes_task  # noqa: F401 (registers the IMAP poll)
+
 logger = logging.getLogger(__name__)
 
 

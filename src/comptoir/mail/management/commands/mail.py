@@ -1,4 +1,6 @@
-"""``comptoir mail ingest|process|retry|send``: the mail channel from the command line.
+"""``comptoir mail ingest|process|retry|send|poll``: the mail channel from the command line.
+
+``poll`` polls the IMAP mailboxes now (the worker does every minute).
 
 ``ingest`` reads one message on standard input, for an MTA pipe (Postfix ``pipe``, Exim
 ``pipe``, procmail): it exits 0 once the message is stored (whatever became of it, which the
@@ -18,12 +20,14 @@ EX_TEMPFAIL = 75
 
 
 class Command(BaseCommand):
-    help = "Mail: 'ingest' one message from stdin, 'process' stored ones, 'retry' failed ones, 'send' due mail."
+    help = "Mail: 'ingest' one message from stdin, 'process' stored ones, 'retry' failed ones, 'send' due mail, 'poll' IMAP mailboxes."
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["ingest", "process", "retry", "send"])
+        parser.add_argument("action", choices=["ingest", "process", "retry", "send", "poll"])
         parser.add_argument(
-            "--mailbox", help="ingest: the address it was sent to (else: found from the recipients)"
+            "--mailbox",
+            help="ingest: the address it was sent to (else: found from the recipients); "
+            "poll: only this mailbox",
         )
         parser.add_argument("--id", type=int, help="retry: only this message")
 
@@ -46,10 +50,27 @@ class Command(BaseCommand):
                 f"{sum(m.status == InboundStatus.PROCESSED for m in done)} processed, "
                 f"{sum(m.status == InboundStatus.FAILED for m in done)} failed again."
             )
+        elif action == "poll":
+            self._poll(mailbox)
         else:
             from comptoir.mail.delivery import deliver
 
             self.stdout.write(f"{deliver()} sent.")
+
+    def _poll(self, address: str | None) -> None:
+        from comptoir.mail.imap import poll_locked
+
+        boxes = Mailbox.objects.filter(is_active=True).exclude(imap_host="").order_by("address")
+        if address:
+            boxes = boxes.filter(address__iexact=address.strip())
+            if not boxes.exists():
+                raise CommandError(f"No active mailbox {address} with an IMAP server.")
+        for box in boxes:
+            taken = poll_locked(box)
+            if taken is None:
+                self.stdout.write(f"{box.address}: being polled by the worker right now.")
+            else:
+                self.stdout.write(f"{box.address}: {taken} taken. {box.last_error}".rstrip())
 
     def _ingest(self, address: str | None) -> None:
         box = None
