@@ -332,3 +332,43 @@ def test_a_busy_database_leaves_the_message_for_a_later_try(world, box, monkeypa
     monkeypatch.undo()
     assert process_pending(older_than=timedelta(0)) == 1
     assert InboundMessage.objects.get().status == "processed"
+
+
+def test_a_folded_message_id_is_still_one_message(world, box):
+    raw = message(message_id="<folded-1@outlook.test>")
+    folded = raw.replace(
+        b"Message-ID: <folded-1@outlook.test>", b"Message-ID:\r\n <folded-1@outlook.test>"
+    )
+    assert folded != raw
+    first = receive(folded, mailbox=box)
+    again = receive(b"Received: from relay.test\r\n" + folded, mailbox=box)
+    assert first.pk == again.pk
+    assert first.message_id == "folded-1@outlook.test"
+    reply = message(subject="Re:", headers={"In-Reply-To": "<folded-1@outlook.test>"})
+    assert receive(reply, mailbox=box).ticket == first.ticket
+
+
+def test_the_acknowledgement_answers_the_incoming_message(world, box):
+    receive(message(message_id="<orig.1@acme.test>"), mailbox=box)
+    ack = OutboundMessage.objects.get(kind="acknowledgement")
+    assert ack.in_reply_to == "orig.1@acme.test"
+    assert "orig.1@acme.test" in ack.references.split()
+
+
+def test_a_title_is_kept_on_one_line(world, box):
+    ticket = receive(message(subject="=?utf-8?q?Broken=0D=0ABcc=3A_evil=40x?="), mailbox=box).ticket
+    assert "\n" not in ticket.title and "\r" not in ticket.title
+
+
+def test_half_written_spool_files_are_swept_once_old(world, settings):
+    import os
+    import time
+
+    folder = spool.spool_root() / "ab"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".ab12.x.tmp", folder / ".ab34.y.tmp"
+    stale.write_bytes(b"From: half")
+    fresh.write_bytes(b"From: still writing")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    assert spool.remove_stale_temporaries() == 1
+    assert not stale.exists() and fresh.exists()

@@ -1,4 +1,9 @@
-"""Sending the outbox: each row once, with retries and backoff, through Django's mail backend."""
+"""Sending the outbox: each row once, with retries and backoff, through Django's mail backend.
+
+A row is claimed for one attempt (a lease of ten minutes), sent outside any transaction, then
+marked sent. A worker killed between the send and the mark leaves the lease to expire, and the
+mail is sent again: at least once, never lost.
+"""
 
 from __future__ import annotations
 
@@ -55,33 +60,49 @@ def deliver(ids: list[int] | None = None, *, now: datetime | None = None, batch:
     return sent
 
 
-@transaction.atomic
+#: How long a row claimed for sending is left alone; a worker that died meanwhile frees it then.
+LEASE = timedelta(minutes=10)
+
+
+def _claim(row_id: int, now: datetime) -> OutboundMessage | None:
+    """Take the row for one attempt, in a short transaction (no mail server talk while holding
+    a lock: on SQLite that lock would stop every other write)."""
+    with transaction.atomic():
+        locking = OutboundMessage.objects.select_for_update(
+            skip_locked=connection.features.has_select_for_update_skip_locked
+        )
+        row = locking.filter(
+            pk=row_id, status=OutboundStatus.PENDING, next_attempt_at__lte=now
+        ).first()
+        if row is None:
+            return None  # another worker has it, or it is done
+        if BouncingAddress.objects.filter(email__in=row.to).exists():
+            row.status = OutboundStatus.SUPPRESSED
+            row.last_error = "The address bounces."
+            row.save(update_fields=["status", "last_error"])
+            return None
+        row.attempts += 1
+        row.next_attempt_at = now + LEASE
+        row.save(update_fields=["attempts", "next_attempt_at"])
+        return row
+
+
 def _deliver_one(row_id: int, backend, now: datetime) -> int:
-    locking = OutboundMessage.objects.select_for_update(
-        skip_locked=connection.features.has_select_for_update_skip_locked
-    )
-    row = locking.filter(pk=row_id, status=OutboundStatus.PENDING).first()
+    row = _claim(row_id, now)
     if row is None:
-        return 0  # another worker has it, or it is done
-    if BouncingAddress.objects.filter(email__in=row.to).exists():
-        row.status = OutboundStatus.SUPPRESSED
-        row.last_error = "The address bounces."
-        row.save(update_fields=["status", "last_error"])
         return 0
-    row.attempts += 1
     try:
         backend.send_messages([_message(row)])
     except Exception as exc:  # any failure of the mail server: try again later
-        row.last_error = str(exc)[:2000]
+        update: dict[str, object] = {"last_error": str(exc)[:2000]}
         if row.attempts > len(BACKOFF):
-            row.status = OutboundStatus.FAILED
+            update["status"] = OutboundStatus.FAILED
             logger.warning("Gave up mail %s to %s: %s", row.pk, row.to, exc)
         else:
-            row.next_attempt_at = now + BACKOFF[row.attempts - 1]
-        row.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+            update["next_attempt_at"] = now + BACKOFF[row.attempts - 1]
+        OutboundMessage.objects.filter(pk=row.pk).update(**update)
         return 0
-    row.status = OutboundStatus.SENT
-    row.sent_at = timezone.now()
-    row.last_error = ""
-    row.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+    OutboundMessage.objects.filter(pk=row.pk).update(
+        status=OutboundStatus.SENT, sent_at=timezone.now(), last_error=""
+    )
     return 1

@@ -113,11 +113,13 @@ def queue_mail(
     key: str,
     values: dict[str, str],
     automatic: str = "",
+    thread: tuple[str, list[str]] | None = None,
 ) -> list[OutboundMessage]:
     """Write one outbox row per recipient (a user), in the current transaction.
 
     ``automatic`` is the Auto-Submitted value ("auto-replied", "auto-generated") or "" for a
-    person's own words. Bouncing addresses and our own are skipped.
+    person's own words. ``thread`` (In-Reply-To, References) answers a given message; by default
+    the mail follows the ticket's conversation. Bouncing addresses and our own are skipped.
     """
     sender = desk_address(ticket)
     ours = our_addresses()
@@ -126,7 +128,8 @@ def queue_mail(
             email__in=[getattr(r, "email", "").lower() for r in recipients]
         ).values_list("email", flat=True)
     )
-    in_reply_to, references = thread_of(ticket)
+    in_reply_to, references = thread if thread and thread[0] else thread_of(ticket)
+    references = [r for r in references if r][-20:]
     rows = []
     for user in recipients:
         email = (getattr(user, "email", "") or "").lower()

@@ -45,7 +45,10 @@ from comptoir.tickets.selectors import can_see_ticket
 
 logger = logging.getLogger(__name__)
 
-_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*<([^>\r\n]{1,250})>", re.IGNORECASE | re.MULTILINE)
+# The value may be folded onto the next line ("Message-ID:\r\n <…>", as Exchange writes it).
+_MESSAGE_ID = re.compile(
+    rb"^message-id:[ \t]*(?:\r?\n[ \t]+)?<([^>\r\n]{1,250})>", re.IGNORECASE | re.MULTILINE
+)
 MAX_ATTEMPTS = 5
 
 
@@ -96,6 +99,7 @@ def process(inbound: InboundMessage) -> InboundMessage:
             locked.status, locked.reason = outcome.status, outcome.reason
             locked.ticket, locked.comment = outcome.ticket, outcome.comment
             locked.sender = parsed.sender.email[:254]
+            locked.message_id = locked.message_id or parsed.message_id[:255]
             locked.subject = parsed.subject[:300]
             locked.processed_at = timezone.now()
             locked.attempts += 1
@@ -129,13 +133,15 @@ def process_pending(*, older_than: timedelta = timedelta(minutes=1), batch: int 
         .order_by("id")
         .values_list("pk", flat=True)[:batch]
     )
+    done = 0
     for pk in ids:
         try:
             process(InboundMessage.objects.get(pk=pk))
         except OperationalError:
             logger.warning("Mail %s: the database is unavailable; trying again later", pk)
             break
-    return len(ids)
+        done += 1
+    return done
 
 
 def retry(inbound: InboundMessage) -> InboundMessage:
@@ -302,6 +308,7 @@ def _new_ticket(
             key=f"ack:{ticket.pk}",
             values={},
             automatic="auto-replied",
+            thread=(parsed.message_id, [*parsed.references, parsed.message_id]),
         )
     return Outcome(InboundStatus.PROCESSED, "Opened a ticket.", ticket)
 

@@ -53,3 +53,20 @@ def read(relative: str) -> bytes:
     if spool_root().resolve() not in path.parents:
         raise ValueError("Not a spool path.")
     return path.read_bytes()
+
+
+def remove_stale_temporaries(older_than_seconds: int = 3600) -> int:
+    """Remove what a writer killed mid-write left (``.*.tmp``); the message was never stored, so
+    its sender still has it and sends it again."""
+    import time
+
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for path in spool_root().glob("*/.*.tmp"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

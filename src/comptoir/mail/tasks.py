@@ -40,3 +40,14 @@ def process_received_mail() -> None:
     done = process_pending()
     if done:
         logger.info("Mail: %d stored messages processed", done)
+
+
+@db_periodic_task(crontab(minute="29", hour="3"))
+@lock_task("mail-spool-cleanup")
+def clean_spool() -> None:
+    """Every night: remove the half-written files of writers that were killed."""
+    from comptoir.mail.spool import remove_stale_temporaries
+
+    removed = remove_stale_temporaries()
+    if removed:
+        logger.info("Mail spool: %d half-written files removed", removed)

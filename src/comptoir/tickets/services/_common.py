@@ -71,6 +71,8 @@ def _base(ticket: Ticket, actor: Actor) -> dict[str, Any]:
 
 def _clean_text(value: str | None, field: str, *, required: bool, limit: int) -> str:
     text = (value or "").replace("\x00", "").strip()
+    if field == "title":
+        text = " ".join(text.split())  # a title is one line, whatever the door
     if required and not text:
         raise _invalid(f"The {field} cannot be empty.", field=field)
     if len(text) > limit:

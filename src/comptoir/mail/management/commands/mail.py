@@ -37,7 +37,10 @@ class Command(BaseCommand):
         elif action == "process":
             from comptoir.mail.services import process_pending
 
-            self.stdout.write(f"{process_pending(older_than=timedelta(0))} processed.")
+            total = 0
+            while batch := process_pending(older_than=timedelta(0)):
+                total += batch
+            self.stdout.write(f"{total} processed.")
         elif action == "retry":
             from comptoir.mail.services import retry
 
