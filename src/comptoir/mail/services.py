@@ -79,14 +79,15 @@ def receive(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "pipe")
     if mailbox is not None:
         Mailbox.objects.filter(pk=mailbox.pk).update(last_received_at=timezone.now())
     if inbound.status == InboundStatus.RECEIVED:
-        return process(inbound)
+        return process(inbound, raw=raw)
     return inbound
 
 
-def process(inbound: InboundMessage) -> InboundMessage:
-    """Turn a stored message into a ticket or a reply, once."""
+def process(inbound: InboundMessage, *, raw: bytes | None = None) -> InboundMessage:
+    """Turn a stored message into a ticket or a reply, once (``raw``: its bytes, if in hand)."""
     try:
-        raw = spool.read(inbound.spool_path)
+        if raw is None:
+            raw = spool.read(inbound.spool_path)
         parsed = parse_message(raw, max_bytes=settings.COMPTOIR_MAIL_MAX_BYTES)
     except (MessageTooLarge, UnreadableMessage, OSError) as exc:
         return _finish(inbound, InboundStatus.FAILED, str(exc))
