@@ -150,9 +150,8 @@ def list_calendars(request: HttpRequest):
 
 @router.post("", response={201: CalendarOut, **ERRORS}, summary="Create a business calendar")
 def create_calendar(request: HttpRequest, payload: CalendarIn):
-    holidays = [h for h in payload.holidays]
     calendar = services.create_calendar(
-        actor=actor_of(request), holidays=holidays, **_values(payload, partial=False)
+        actor=actor_of(request), holidays=payload.holidays, **_values(payload, partial=False)
     )
     return Status(201, calendar_out(_calendar(request, calendar.pk)))
 

@@ -152,7 +152,10 @@ def _apply(calendar: BusinessCalendar, values: dict[str, Any]) -> None:
         raise _invalid(str(exc), field="openings") from exc
     if calendar.holiday_country:
         calendar.holiday_country = calendar.holiday_country.upper()
-        _country_holidays(calendar.holiday_country, calendar.holiday_subdivision, [2026])
+        # Known country and subdivision? (Asking for one year is enough to tell.)
+        _country_holidays(
+            calendar.holiday_country, calendar.holiday_subdivision, [dt.date.today().year]
+        )
     duplicate = BusinessCalendar.objects.filter(name__iexact=calendar.name)
     if calendar.pk:
         duplicate = duplicate.exclude(pk=calendar.pk)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import OperationalError
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -156,33 +154,9 @@ def list_mailboxes(request: HttpRequest):
 @router.post("/mailboxes", response={201: MailboxOut, **ERRORS}, summary="Connect an address")
 def create_mailbox(request: HttpRequest, payload: MailboxIn):
     actor = actor_of(request)
-    desk = resolve_desk(actor, payload.desk)
-    if not is_manager_on(actor, desk):
-        raise PermissionDenied("Only the desk's managers connect mailboxes.")
-    address = payload.address.strip().lower()
-    try:
-        validate_email(address)
-    except ValidationError as exc:
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR,
-            f"{payload.address!r} is not a mail address.",
-            {"field": "address"},
-        ) from exc
-    if Mailbox.objects.filter(address__iexact=address).exists():
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR, "This address is connected already.", {"field": "address"}
-        )
-    box = Mailbox.objects.create(
-        desk=desk,
-        address=address,
-        name=payload.name,
-        is_active=payload.is_active,
-        accept_unknown_senders=payload.accept_unknown_senders,
-    )
-    from comptoir.core.audit import record_audit, snapshot
-
-    record_audit(actor=actor, action="create", obj=box, after=snapshot(box))
-    return Status(201, mailbox_out(box))
+    values = payload.model_dump()
+    desk = resolve_desk(actor, values.pop("desk"))
+    return Status(201, mailbox_out(services.create_mailbox(actor=actor, desk=desk, **values)))
 
 
 @router.patch(
@@ -193,12 +167,5 @@ def update_mailbox(request: HttpRequest, box_id: int, payload: MailboxPatch):
     box = mailboxes_for(actor).filter(pk=box_id).first()
     if box is None:
         raise NotFound("mailbox", {"id": box_id})
-    from comptoir.core.audit import record_audit, snapshot
-
-    before = snapshot(box)
-    for name, value in payload.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(box, name, value)
-    box.save()
-    record_audit(actor=actor, action="update", obj=box, before=before, after=snapshot(box))
-    return mailbox_out(box)
+    values = payload.model_dump(exclude_unset=True)
+    return mailbox_out(services.update_mailbox(actor=actor, mailbox=box, **values))

@@ -114,6 +114,7 @@ def queue_mail(
     values: dict[str, str],
     automatic: str = "",
     thread: tuple[str, list[str]] | None = None,
+    ours: set[str] | None = None,
 ) -> list[OutboundMessage]:
     """Write one outbox row per recipient (a user), in the current transaction.
 
@@ -122,7 +123,7 @@ def queue_mail(
     the mail follows the ticket's conversation. Bouncing addresses and our own are skipped.
     """
     sender = desk_address(ticket)
-    ours = our_addresses()
+    ours = our_addresses() if ours is None else ours
     bouncing = set(
         BouncingAddress.objects.filter(
             email__in=[getattr(r, "email", "").lower() for r in recipients]

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from comptoir.accounts.permissions import is_manager_on
 from comptoir.accounts.services import contact_for
 from comptoir.core.actor import Actor, Channel
-from comptoir.core.errors import DomainError
+from comptoir.core.audit import record_audit, snapshot
+from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
 from comptoir.mail import spool
 from comptoir.mail.matching import find_ticket
 from comptoir.mail.models import (
@@ -76,8 +80,6 @@ def receive(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "pipe")
             "source": source,
         },
     )
-    if mailbox is not None:
-        Mailbox.objects.filter(pk=mailbox.pk).update(last_received_at=timezone.now())
     if inbound.status == InboundStatus.RECEIVED:
         return process(inbound, raw=raw)
     return inbound
@@ -105,6 +107,10 @@ def process(inbound: InboundMessage, *, raw: bytes | None = None) -> InboundMess
             locked.processed_at = timezone.now()
             locked.attempts += 1
             locked.save()
+            if locked.mailbox_id:
+                Mailbox.objects.filter(pk=locked.mailbox_id).update(
+                    last_received_at=locked.processed_at
+                )
             return locked
     except OperationalError:
         # The database is unavailable or busy: the message stays "received" for a later try
@@ -179,6 +185,7 @@ def _mailbox_for(inbound: InboundMessage, parsed: ParsedMessage) -> Mailbox | No
 
 
 def _sort_out(inbound: InboundMessage, parsed: ParsedMessage) -> Outcome:
+    ours = our_addresses()  # read once per message, passed to what needs it
     mailbox = _mailbox_for(inbound, parsed)
     if mailbox is None:
         return Outcome(InboundStatus.IGNORED, "No active mailbox among the recipients.")
@@ -187,7 +194,6 @@ def _sort_out(inbound: InboundMessage, parsed: ParsedMessage) -> Outcome:
     if parsed.bounce is not None:
         _note_bounce(parsed)
         return Outcome(InboundStatus.IGNORED, "Delivery report: the addresses are marked bouncing.")
-    ours = our_addresses()
     if any(value.strip().lower() in ({"comptoir"} | ours) for value in parsed.x_loop):
         return Outcome(InboundStatus.IGNORED, "Our own mail came back (X-Loop).")
     sender = parsed.sender.email
@@ -215,8 +221,8 @@ def _sort_out(inbound: InboundMessage, parsed: ParsedMessage) -> Outcome:
         and can_see_ticket(actor, match.ticket)
         and ticket_perms.can_comment(actor, match.ticket, public=True)
     ):
-        return _reply(actor, match.ticket, parsed)
-    return _new_ticket(actor, mailbox, parsed, related=match.ticket if match else None)
+        return _reply(actor, match.ticket, parsed, ours)
+    return _new_ticket(actor, mailbox, parsed, ours, related=match.ticket if match else None)
 
 
 def _person(email: str, name: str, mailbox: Mailbox):
@@ -264,7 +270,7 @@ def _uploads(parsed: ParsedMessage) -> list[tickets.Upload]:
     ]
 
 
-def _reply(actor: Actor, ticket: Ticket, parsed: ParsedMessage) -> Outcome:
+def _reply(actor: Actor, ticket: Ticket, parsed: ParsedMessage, ours: set[str]) -> Outcome:
     ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
     if ticket.status_category in (StatusCategory.RESOLVED, StatusCategory.CLOSED):
         try:
@@ -273,7 +279,7 @@ def _reply(actor: Actor, ticket: Ticket, parsed: ParsedMessage) -> Outcome:
             # Too old to reopen, or not theirs to reopen: a new ticket, linked to this one.
             mailbox = Mailbox.objects.filter(desk_id=ticket.desk_id, is_active=True).first()
             assert mailbox is not None
-            return _new_ticket(actor, mailbox, parsed, related=ticket)
+            return _new_ticket(actor, mailbox, parsed, ours, related=ticket)
     comment = tickets.add_comment(actor=actor, ticket=ticket, body=_body(parsed), public=True)
     uploads = _uploads(parsed)
     if uploads:
@@ -282,7 +288,12 @@ def _reply(actor: Actor, ticket: Ticket, parsed: ParsedMessage) -> Outcome:
 
 
 def _new_ticket(
-    actor: Actor, mailbox: Mailbox, parsed: ParsedMessage, *, related: Ticket | None
+    actor: Actor,
+    mailbox: Mailbox,
+    parsed: ParsedMessage,
+    ours: set[str],
+    *,
+    related: Ticket | None,
 ) -> Outcome:
     assert actor.user is not None
     ticket = tickets.create_ticket(
@@ -296,7 +307,7 @@ def _new_ticket(
     if uploads:
         tickets.add_attachments(actor=actor, ticket=ticket, uploads=uploads)
     system = Actor.system("mail", Channel.EMAIL)
-    watchers = _cc_watchers(parsed, mailbox, exclude=actor.user.pk)
+    watchers = _cc_watchers(parsed, mailbox, ours, exclude=actor.user.pk)
     if watchers:
         tickets.update_ticket(actor=system, ticket=ticket, changes={"watchers": watchers})
     if related is not None:
@@ -310,16 +321,16 @@ def _new_ticket(
             values={},
             automatic="auto-replied",
             thread=(parsed.message_id, [*parsed.references, parsed.message_id]),
+            ours=ours,
         )
     return Outcome(InboundStatus.PROCESSED, "Opened a ticket.", ticket)
 
 
-def _cc_watchers(parsed: ParsedMessage, mailbox: Mailbox, *, exclude: int) -> list:
+def _cc_watchers(parsed: ParsedMessage, mailbox: Mailbox, ours: set[str], *, exclude: int) -> list:
     """People in Cc (and other To addresses) become watchers: known people, or new contacts when
     the mailbox takes unknown senders. Our own addresses never do."""
     from comptoir.accounts.selectors import resolve_person
 
-    ours = our_addresses()
     people = []
     for address in (*parsed.cc, *parsed.to):
         email = address.email
@@ -331,3 +342,46 @@ def _cc_watchers(parsed: ParsedMessage, mailbox: Mailbox, *, exclude: int) -> li
         if person is not None and person.pk != exclude and person not in people:
             people.append(person)
     return people[:20]
+
+
+# --- mailboxes ----------------------------------------------------------------------------------
+
+MAILBOX_FIELDS = ("name", "is_active", "accept_unknown_senders")
+
+
+def _require_mail_manager(actor: Actor, desk_id: int) -> None:
+    if not is_manager_on(actor, desk_id):
+        raise PermissionDenied("Only the desk's managers connect mailboxes.")
+
+
+@transaction.atomic
+def create_mailbox(*, actor: Actor, desk, address: str, **values) -> Mailbox:
+    _require_mail_manager(actor, desk.pk)
+    address = address.strip().lower()
+    try:
+        validate_email(address)
+    except ValidationError as exc:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, f"{address!r} is not a mail address.", {"field": "address"}
+        ) from exc
+    if Mailbox.objects.filter(address__iexact=address).exists():
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, "This address is connected already.", {"field": "address"}
+        )
+    box = Mailbox.objects.create(
+        desk=desk, address=address, **{k: v for k, v in values.items() if k in MAILBOX_FIELDS}
+    )
+    record_audit(actor=actor, action="create", obj=box, after=snapshot(box))
+    return box
+
+
+@transaction.atomic
+def update_mailbox(*, actor: Actor, mailbox: Mailbox, **values) -> Mailbox:
+    _require_mail_manager(actor, mailbox.desk_id)
+    before = snapshot(mailbox)
+    for name, value in values.items():
+        if name in MAILBOX_FIELDS and value is not None:
+            setattr(mailbox, name, value)
+    mailbox.save()
+    record_audit(actor=actor, action="update", obj=mailbox, before=before, after=snapshot(mailbox))
+    return mailbox
