@@ -37,9 +37,11 @@ def _tasks_run_at_once():
 def _fresh_process_caches():
     """Per-process caches are keyed by row versions that a rolled-back test can hand to the next
     one (same ids, same frozen clock): each test starts without them."""
+    from comptoir.core import memo
     from comptoir.desks import calendars
     from comptoir.sla import services as sla_services
 
+    memo.clear_all()
     calendars._schedules.clear()
     sla_services._policies.clear()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -103,10 +104,35 @@ def test_a_token_revoked_from_the_command_line_is_refused(world):
     error(bearer(raw).get("/api/v1/me"), 401, "token_invalid")
 
 
-def test_an_expired_token_is_refused(world):
+def test_an_expired_token_is_refused(world, monkeypatch):
     token, raw = token_for(world.requester, expires_at=timezone.now() + timedelta(days=1))
     expect(bearer(raw).get("/api/v1/me"), 200)
-    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    # The token's row is now in the process's cache; its expiry is checked on every request.
+    later = timezone.now() + timedelta(days=1, seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    error(bearer(raw).get("/api/v1/me"), 401, "token_invalid")
+
+
+def test_a_token_revoked_by_another_process_is_refused_within_the_cache_bound(
+    world, settings, monkeypatch
+):
+    """Another process's change is not announced to this one: it takes effect when this
+    process's copy of the row expires, COMPTOIR_CACHE_SECONDS later at most."""
+    settings.COMPTOIR_CACHE_SECONDS = 5
+    token, raw = token_for(world.requester)
+    expect(bearer(raw).get("/api/v1/me"), 200)
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())  # no signal here
+    expect(bearer(raw).get("/api/v1/me"), 200)
+    clock = time.monotonic() + 5.01
+    monkeypatch.setattr("comptoir.core.memo.time.monotonic", lambda: clock)
+    error(bearer(raw).get("/api/v1/me"), 401, "token_invalid")
+
+
+def test_without_the_cache_a_revocation_anywhere_is_seen_at_once(world, settings):
+    settings.COMPTOIR_CACHE_SECONDS = 0
+    token, raw = token_for(world.requester)
+    expect(bearer(raw).get("/api/v1/me"), 200)
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
     error(bearer(raw).get("/api/v1/me"), 401, "token_invalid")
 
 

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from comptoir.accounts.models import Membership, Organisation, User
 from comptoir.core.lookups import slug_or_id
+from comptoir.core.memo import RowCache
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -12,12 +13,20 @@ if TYPE_CHECKING:
     from comptoir.accounts.models import ApiToken
 
 
+#: Each user's roles by desk (see ``core.memo``).
+roles_cache = RowCache("roles")
+
+
 def roles_by_desk(user: User) -> dict[int, frozenset[str]]:
-    """Desk id → the roles ``user`` holds there (one query)."""
+    """Desk id → the roles ``user`` holds there (one query, then cached a few seconds)."""
     if not user.is_active:
         return {}
+    return dict(roles_cache.get(user.pk, lambda: _load_roles(user.pk)) or {})
+
+
+def _load_roles(user_id: int) -> dict[int, frozenset[str]]:
     roles: dict[int, set[str]] = defaultdict(set)
-    for desk_id, role in Membership.objects.filter(user=user).values_list("desk_id", "role"):
+    for desk_id, role in Membership.objects.filter(user_id=user_id).values_list("desk_id", "role"):
         roles[desk_id].add(role)
     return {desk_id: frozenset(r) for desk_id, r in roles.items()}
 

@@ -12,6 +12,7 @@ from comptoir.accounts.permissions import can_manage_desk
 from comptoir.core.actor import Actor
 from comptoir.core.audit import record_audit, snapshot
 from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
+from comptoir.core.memo import Frozen, RowCache, freeze, thaw
 
 #: last_used_at is written at most this often per token, so reads do not turn into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -51,23 +52,38 @@ def revoke_api_token(*, actor: Actor, token: ApiToken) -> ApiToken:
     return token
 
 
+#: Usable tokens by hash, with their user and organisation (see ``core.memo``).
+tokens_cache = RowCache("api tokens")
+
+
 def authenticate_token(raw: str) -> ApiToken | None:
     """The usable token for ``raw``, or None (unknown, revoked, expired, or its user inactive)."""
     if not raw or not raw.startswith("cpt_") or len(raw) > 200:
         return None
-    token = (
-        ApiToken.objects.usable()
-        .select_related("user", "user__organisation")
-        .filter(key_hash=hash_token(raw))
-        .first()
-    )
-    if token is None:
+    key_hash = hash_token(raw)
+    frozen = tokens_cache.get(key_hash, lambda: _load_token(key_hash))
+    if frozen is None:
         return None
+    token: ApiToken = thaw(frozen)
     now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        tokens_cache.drop(key_hash)
+        return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+        tokens_cache.put(key_hash, freeze(token, "user__organisation"))
     return token
+
+
+def _load_token(key_hash: str) -> Frozen | None:
+    token = (
+        ApiToken.objects.usable()
+        .select_related("user", "user__organisation")
+        .filter(key_hash=key_hash)
+        .first()
+    )
+    return freeze(token, "user__organisation") if token is not None else None
 
 
 def grant_role(*, actor: Actor, user: User, desk, role: str) -> Membership:

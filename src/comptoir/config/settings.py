@@ -240,6 +240,9 @@ if env_bool("COMPTOIR_BEHIND_TLS_PROXY", False):
 # --- Comptoir ---------------------------------------------------------------------------------
 COMPTOIR_IDEMPOTENCY_TTL_HOURS = 24
 COMPTOIR_API_PAGE_SIZE_MAX = 200
+# How long a process keeps its copy of the rows every request reads (tokens, users, roles,
+# desks); a change made elsewhere is seen this many seconds later at most (ADR 12). 0: never.
+COMPTOIR_CACHE_SECONDS = float(env("COMPTOIR_CACHE_SECONDS", "5") or 5)
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ from comptoir.accounts.permissions import staff_desk_ids
 from comptoir.core.actor import Actor
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.core.lookups import slug_or_id
+from comptoir.core.memo import Frozen, RowCache, freeze, thaw
 from comptoir.desks.models import Category, Desk
 
 
@@ -43,11 +44,21 @@ def can_use_desk(actor: Actor, desk: Desk) -> bool:
 def resolve_desk(actor: Actor, value: str | int) -> Desk:
     """A desk the actor can see, by slug, prefix or id; unknown ones raise ``unknown_desk``."""
     text = str(value).strip()
-    query = slug_or_id(text) | Q(prefix=text.upper())
-    desk = Desk.objects.select_related("default_team").filter(query).first()
+    frozen = desks_cache.get(text, lambda: _load_desk(text))
+    desk = thaw(frozen) if frozen is not None else None
     if desk is None or not can_use_desk(actor, desk):
         raise DomainError(ErrorCode.UNKNOWN_DESK, f"No desk {text!r}.", {"desk": text})
     return desk
+
+
+#: Desks by the slug, prefix or id they were named by (see ``core.memo``).
+desks_cache = RowCache("desks")
+
+
+def _load_desk(text: str) -> Frozen | None:
+    query = slug_or_id(text) | Q(prefix=text.upper())
+    desk = Desk.objects.select_related("default_team").filter(query).first()
+    return freeze(desk, "default_team", skip=("last_number",)) if desk is not None else None
 
 
 def category_lineage(desk_id: int, category_id: int | None) -> frozenset[int]:

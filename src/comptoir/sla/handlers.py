@@ -2,11 +2,14 @@
 
 The work is queued (after the change committed) for the background worker, so that a request
 pays for one write transaction, not three; tests and ``COMPTOIR_TASKS_IMMEDIATE`` run it at once.
+A ticket with no clock, on a desk without an active policy, queues nothing.
 """
 
 from __future__ import annotations
 
 from comptoir.core.events import subscribe
+from comptoir.core.lookups import any_row
+from comptoir.sla.models import SlaClock, SlaPolicy
 from comptoir.sla.tasks import refresh_ticket_clocks
 from comptoir.tickets import events as ev
 
@@ -17,6 +20,10 @@ def follow_ticket(event: ev.TicketEventBase) -> None:
         return  # an internal note moves no clock
     if isinstance(event, ev.TicketUpdated) and not set(event.fields) & RETARGETING_FIELDS:
         return
+    if not any_row(SlaPolicy, desk_id=event.desk_id, is_active=True) and (
+        isinstance(event, ev.TicketCreated) or not any_row(SlaClock, ticket_id=event.ticket_id)
+    ):
+        return  # nothing to start, stop or move
     refresh_ticket_clocks([event.ticket_id])
 
 
