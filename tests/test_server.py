@@ -4,10 +4,7 @@ ticket creations on its default SQLite database without losing or duplicating a 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -16,41 +13,18 @@ from pathlib import Path
 
 import pytest
 
-COMPTOIR = Path(sys.executable).with_name("comptoir")
-
-
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env["COMPTOIR_DATA_DIR"] = str(data_dir)
-    return env
-
-
-def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(COMPTOIR), *args],
-        env=_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.processes import COMPTOIR, comptoir_env, free_port, run
 
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("demo")
-    _run(data_dir, "demo")
+    run(data_dir, "demo")
     return data_dir
 
 
 def _ticket_count(data_dir: Path) -> int:
-    out = _run(
+    out = run(
         data_dir,
         "shell",
         "-c",
@@ -62,7 +36,7 @@ def _ticket_count(data_dir: Path) -> int:
 def test_running_the_demo_again_keeps_the_data(demo_dir):
     before = _ticket_count(demo_dir)
     assert before >= 100
-    second = _run(demo_dir, "demo")
+    second = run(demo_dir, "demo")
     assert "already loaded" in second.stdout
     assert "agent@comptoir.example" in second.stdout
     assert _ticket_count(demo_dir) == before
@@ -70,12 +44,12 @@ def test_running_the_demo_again_keeps_the_data(demo_dir):
 
 def test_a_served_install_numbers_concurrent_creations_without_gaps_or_twins(demo_dir):
     token = (
-        _run(demo_dir, "token", "create", "agent@comptoir.example").stdout.strip().splitlines()[-1]
+        run(demo_dir, "token", "create", "agent@comptoir.example").stdout.strip().splitlines()[-1]
     )
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(COMPTOIR), "serve", "--port", str(port), "--workers", "2", "--threads", "4"],
-        env=_env(demo_dir),
+        env=comptoir_env(demo_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-COMPTOIR = Path(sys.executable).with_name("comptoir")
+from tests.processes import free_port, run, start, stop
 
 #: One desk with a policy around the clock, and a ticket whose clocks were lost: the queued job
 #: puts them back. Prints the ticket's id and how many clocks it has once the job is queued.
@@ -49,49 +47,8 @@ print(ticket.pk, SlaClock.objects.filter(ticket=ticket).count())
 """
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    skip = {"DATABASE_URL", "REDIS_URL", "COMPTOIR_TASKS_IMMEDIATE", "COMPTOIR_SERVE_WORKER"}
-    env = {k: v for k, v in os.environ.items() if k not in skip}
-    env["COMPTOIR_DATA_DIR"] = str(data_dir)
-    return env
-
-
-def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(COMPTOIR), *args],
-        env=_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-
-
-def _start(data_dir: Path, log: Path, *args: str) -> subprocess.Popen:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(COMPTOIR), *args], env=_env(data_dir), stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _queue_a_refresh(data_dir: Path) -> int:
-    out = _run(data_dir, "shell", "-c", QUEUE_A_REFRESH).stdout.split()
+    out = run(data_dir, "shell", "-c", QUEUE_A_REFRESH).stdout.split()
     ticket_id, clocks_now = int(out[-2]), int(out[-1])
     assert clocks_now == 0, "the job ran in the shell: nothing would be left for the worker"
     return ticket_id
@@ -159,26 +116,26 @@ def _wait_ready(port: int, server: subprocess.Popen, log: Path) -> None:
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("worker")
-    _run(data_dir, "migrate", "--verbosity", "0")
+    run(data_dir, "migrate", "--verbosity", "0")
     return data_dir
 
 
 def test_the_worker_runs_a_job_queued_by_another_process(data_dir, tmp_path):
     log = tmp_path / "worker.log"
-    worker = _start(data_dir, log, "worker", "--no-periodic")
+    worker = start(data_dir, log, "worker", "--no-periodic")
     try:
         ticket_id = _queue_a_refresh(data_dir)
         _wait_for_clocks(data_dir, ticket_id, worker, log)
         assert worker.poll() is None
     finally:
-        _stop(worker)
+        stop(worker)
     assert _clocks_of(data_dir, ticket_id) == 1  # the resolution target, once
 
 
 def test_serve_runs_a_worker_beside_the_server_and_stops_it_with_itself(data_dir, tmp_path):
     log = tmp_path / "serve.log"
-    port = _free_port()
-    server = _start(data_dir, log, "serve", "--port", str(port), "--workers", "1")
+    port = free_port()
+    server = start(data_dir, log, "serve", "--port", str(port), "--workers", "1")
     workers: list[int] = []
     try:
         _wait_ready(port, server, log)
@@ -200,8 +157,8 @@ def test_serve_runs_a_worker_beside_the_server_and_stops_it_with_itself(data_dir
 
 def test_serve_without_a_worker_starts_none(data_dir, tmp_path):
     log = tmp_path / "serve.log"
-    port = _free_port()
-    server = _start(data_dir, log, "serve", "--port", str(port), "--workers", "1", "--no-worker")
+    port = free_port()
+    server = start(data_dir, log, "serve", "--port", str(port), "--workers", "1", "--no-worker")
     try:
         _wait_ready(port, server, log)
         assert _worker_children(server.pid) == []

@@ -1,0 +1,60 @@
+"""Real ``comptoir`` processes for the tests that need one (the server, the worker): each runs
+on a data folder of its own, on SQLite, whatever database the suite itself uses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+COMPTOIR = Path(sys.executable).with_name("comptoir")
+
+#: Left out of a child's environment: it must use its own data folder's SQLite and queue, and
+#: run its jobs the way a real install does.
+_NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "COMPTOIR_TASKS_IMMEDIATE", "COMPTOIR_SERVE_WORKER"}
+
+
+def comptoir_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    env["COMPTOIR_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """``comptoir ARGS`` to its end; raises if it fails."""
+    return subprocess.run(
+        [str(COMPTOIR), *args],
+        env=comptoir_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def start(data_dir: Path, log: Path, *args: str) -> subprocess.Popen:
+    """``comptoir ARGS`` in the background, its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(COMPTOIR), *args], env=comptoir_env(data_dir), stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Ask it to stop (SIGINT, as Ctrl-C does); kill it after 20 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
