@@ -14,6 +14,7 @@ from comptoir.routing.models import AgentSkill, Method
 from comptoir.routing.services import hand_over, route_ticket
 from comptoir.routing.tasks import hand_over_tickets_task
 from comptoir.tickets import services as tickets
+from comptoir.tickets.conditions import Conditions
 from comptoir.tickets.models import EventKind, Ticket, TicketEvent
 from tests.factories import CategoryFactory, OrganisationFactory, SiteFactory, agent_on, make_ticket
 from tests.routing.conftest import (
@@ -97,8 +98,15 @@ def test_a_rule_matches_when_every_condition_it_sets_holds():
         ({"sites": frozenset({5})}, False),
         ({"vip_only": True}, False),
     ]:
+        sites = conditions.pop("sites", frozenset())
         candidate = decisions.RuleFacts(
-            id=2, name="c", team_id=1, method="queue", follow_the_sun=True, **conditions
+            id=2,
+            name="c",
+            team_id=1,
+            method="queue",
+            follow_the_sun=True,
+            conditions=Conditions(**conditions),
+            sites=sites,
         )
         assert not candidate.is_catch_all
         assert decisions.rule_matches(candidate, ticket) is matches, conditions

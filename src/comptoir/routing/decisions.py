@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from comptoir.tickets.conditions import Conditions
+
 
 @dataclass(frozen=True)
 class TicketFacts:
@@ -33,43 +35,27 @@ class RuleFacts:
     team_id: int
     method: str
     follow_the_sun: bool
-    kinds: frozenset[str] = frozenset()
-    priorities: frozenset[int] = frozenset()
-    channels: frozenset[str] = frozenset()
-    categories: frozenset[int] = frozenset()
-    organisations: frozenset[int] = frozenset()
+    conditions: Conditions = Conditions()
     sites: frozenset[int] = frozenset()
-    vip_only: bool = False
 
     @property
     def is_catch_all(self) -> bool:
         """No condition at all: the rule matches every ticket."""
-        return not (
-            self.kinds
-            or self.priorities
-            or self.channels
-            or self.categories
-            or self.organisations
-            or self.sites
-            or self.vip_only
-        )
+        return self.conditions.is_empty and not self.sites
 
 
 def rule_matches(rule: RuleFacts, ticket: TicketFacts) -> bool:
     """Every condition the rule sets holds; an empty condition holds for any ticket."""
-    if rule.kinds and ticket.kind not in rule.kinds:
-        return False
-    if rule.priorities and ticket.priority not in rule.priorities:
-        return False
-    if rule.channels and ticket.channel not in rule.channels:
-        return False
-    if rule.categories and not rule.categories & ticket.lineage:
-        return False
-    if rule.organisations and ticket.organisation_id not in rule.organisations:
-        return False
     if rule.sites and ticket.site_id not in rule.sites:
         return False
-    return not (rule.vip_only and not ticket.is_vip)
+    return rule.conditions.hold(
+        kind=ticket.kind,
+        priority=ticket.priority,
+        channel=ticket.channel,
+        organisation_id=ticket.organisation_id,
+        is_vip=ticket.is_vip,
+        lineage=ticket.lineage,
+    )
 
 
 def first_match(rules: Iterable[RuleFacts], ticket: TicketFacts) -> RuleFacts | None:

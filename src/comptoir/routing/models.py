@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from comptoir.tickets.conditions import TicketConditions
+
 
 class Method(models.TextChoices):
     QUEUE = "queue", _("Leave in the team's queue")
@@ -12,7 +14,7 @@ class Method(models.TextChoices):
     SKILL = "skill", _("By skill, then least open work")
 
 
-class RoutingRule(models.Model):
+class RoutingRule(TicketConditions):
     """Where a desk's new tickets go: the first matching rule in ``position`` order wins.
 
     Conditions left empty match everything; ``sites`` is the requester's site (local desks).
@@ -23,18 +25,8 @@ class RoutingRule(models.Model):
     position = models.PositiveIntegerField(_("order"), default=100)
     is_active = models.BooleanField(_("active"), default=True)
 
-    kinds = models.JSONField(_("ticket kinds"), default=list, blank=True)
-    priorities = models.JSONField(_("priorities"), default=list, blank=True)
-    channels = models.JSONField(_("channels"), default=list, blank=True)
-    categories = models.ManyToManyField(
-        "desks.Category",
-        blank=True,
-        related_name="+",
-        help_text=_("A category matches its subcategories too."),
-    )
-    organisations = models.ManyToManyField("accounts.Organisation", blank=True, related_name="+")
+    # kinds, priorities, channels, categories, organisations, vip_only: from TicketConditions.
     sites = models.ManyToManyField("accounts.Site", blank=True, related_name="+")
-    vip_only = models.BooleanField(_("VIP organisations only"), default=False)
 
     team = models.ForeignKey(
         "accounts.Team", on_delete=models.CASCADE, related_name="routing_rules"

@@ -16,6 +16,7 @@ from comptoir.core.errors import NotFound
 from comptoir.desks.models import Desk
 from comptoir.routing import decisions
 from comptoir.routing.models import AgentSkill, RoutingRule
+from comptoir.tickets.conditions import Conditions
 from comptoir.tickets.lifecycle import StatusCategory
 from comptoir.tickets.models import Ticket
 
@@ -66,13 +67,8 @@ def rule_facts(rule: RoutingRule) -> decisions.RuleFacts:
         team_id=rule.team_id,
         method=rule.method,
         follow_the_sun=rule.follow_the_sun,
-        kinds=frozenset(rule.kinds or ()),
-        priorities=frozenset(rule.priorities or ()),
-        channels=frozenset(rule.channels or ()),
-        categories=frozenset(c.pk for c in rule.categories.all()),
-        organisations=frozenset(o.pk for o in rule.organisations.all()),
+        conditions=Conditions.of(rule),
         sites=frozenset(s.pk for s in rule.sites.all()),
-        vip_only=rule.vip_only,
     )
 
 

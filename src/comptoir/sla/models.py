@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from comptoir.tickets.conditions import TicketConditions
+
 
 class Scope(models.TextChoices):
     SLA = "sla", _("Service level (to the requester)")
@@ -48,7 +50,7 @@ def default_breach_notify() -> list[str]:
     return [Recipient.ASSIGNEE.value, Recipient.TEAM_LEAD.value, Recipient.DESK_MANAGER.value]
 
 
-class SlaPolicy(models.Model):
+class SlaPolicy(TicketConditions):
     """Targets for the tickets a desk's policy matches, first match in ``position`` order.
 
     Conditions left empty match everything. ``targets`` is a list of
@@ -63,17 +65,7 @@ class SlaPolicy(models.Model):
     position = models.PositiveIntegerField(_("order"), default=100)
     is_active = models.BooleanField(_("active"), default=True)
 
-    kinds = models.JSONField(_("ticket kinds"), default=list, blank=True)
-    priorities = models.JSONField(_("priorities"), default=list, blank=True)
-    channels = models.JSONField(_("channels"), default=list, blank=True)
-    categories = models.ManyToManyField(
-        "desks.Category",
-        blank=True,
-        related_name="+",
-        help_text=_("A category matches its subcategories too."),
-    )
-    organisations = models.ManyToManyField("accounts.Organisation", blank=True, related_name="+")
-    vip_only = models.BooleanField(_("VIP organisations only"), default=False)
+    # kinds, priorities, channels, categories, organisations, vip_only: from TicketConditions.
     teams = models.ManyToManyField("accounts.Team", blank=True, related_name="+")
 
     calendar_source = models.CharField(

@@ -20,6 +20,7 @@ from comptoir.desks.models import BusinessCalendar, Category, Desk
 from comptoir.desks.priority import Priority
 from comptoir.desks.selectors import category_lineage
 from comptoir.sla.models import CalendarSource, Metric, Recipient, Scope, SlaPolicy
+from comptoir.tickets.conditions import Conditions
 from comptoir.tickets.lifecycle import ALL_STATES, LIFECYCLES, StatusCategory, TicketKind
 from comptoir.tickets.models import Ticket, TicketChannel
 
@@ -36,30 +37,23 @@ MAX_TARGET_MINUTES = 366 * 24 * 60
 
 
 def matches(policy: SlaPolicy, ticket: Ticket, lineage: frozenset[int] | None = None) -> bool:
-    if policy.kinds and ticket.kind not in policy.kinds:
-        return False
-    if policy.priorities and ticket.priority not in policy.priorities:
-        return False
-    if policy.channels and ticket.channel not in policy.channels:
-        return False
     organisation = ticket.organisation
-    if policy.vip_only and not (organisation is not None and organisation.is_vip):
-        return False
-    organisations = {o.pk for o in policy.organisations.all()}
-    if organisations and ticket.organisation_id not in organisations:
+    holds = Conditions.of(policy).hold(
+        kind=ticket.kind,
+        priority=ticket.priority,
+        channel=ticket.channel,
+        organisation_id=ticket.organisation_id,
+        is_vip=organisation is not None and organisation.is_vip,
+        lineage=lineage
+        if lineage is not None
+        else (lambda: category_lineage(ticket.desk_id, ticket.category_id)),
+    )
+    if not holds:
         return False
     teams = {t.pk for t in policy.teams.all()}
     if teams and ticket.team_id not in teams:
         return False
-    if policy.scope == Scope.OLA and ticket.team_id is None:
-        return False
-    categories = {c.pk for c in policy.categories.all()}
-    if categories:
-        if lineage is None:
-            lineage = category_lineage(ticket.desk_id, ticket.category_id)
-        if not categories & lineage:
-            return False
-    return True
+    return not (policy.scope == Scope.OLA and ticket.team_id is None)
 
 
 def target_minutes(policy: SlaPolicy, metric: str, priority: int) -> int | None:
@@ -75,15 +69,7 @@ def target_minutes(policy: SlaPolicy, metric: str, priority: int) -> int | None:
 
 
 def is_catch_all(policy: SlaPolicy) -> bool:
-    return not (
-        policy.kinds
-        or policy.priorities
-        or policy.channels
-        or policy.vip_only
-        or policy.categories.exists()
-        or policy.organisations.exists()
-        or policy.teams.exists()
-    )
+    return Conditions.of(policy).is_empty and not policy.teams.exists()
 
 
 # --- validation -------------------------------------------------------------------------------
