@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "comptoir.sla",
     "comptoir.routing",
     "comptoir.mail",
+    "comptoir.portal",
+    "comptoir.workspace",
     "comptoir.demo",
 ]
 
@@ -86,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "comptoir.core.web.WebPageMiddleware",  # the person's language and time zone; the CSP
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "comptoir.core.middleware.ApiErrorShapeMiddleware",
@@ -103,8 +106,10 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "comptoir.portal.context.ui",
             ],
         },
     },
@@ -181,7 +186,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "start"
+LOGOUT_REDIRECT_URL = "login"
+# Failed sign-ins counted in the cache: past either limit within the window, the form refuses
+# to check passwords for that address (or from that IP) until the window has passed.
+COMPTOIR_SIGNIN_FAILURES_PER_ADDRESS = int(env("COMPTOIR_SIGNIN_FAILURES_PER_ADDRESS") or 5)
+COMPTOIR_SIGNIN_FAILURES_PER_IP = int(env("COMPTOIR_SIGNIN_FAILURES_PER_IP") or 20)
+COMPTOIR_SIGNIN_WINDOW_SECONDS = int(env("COMPTOIR_SIGNIN_WINDOW_SECONDS") or 60)
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for three hours
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -206,6 +219,8 @@ COMPTOIR_MAIL_SPOOL_DIR = Path(env("COMPTOIR_MAIL_SPOOL_DIR") or DATA_DIR / "mai
 COMPTOIR_MAIL_RATE_LIMIT = int(env("COMPTOIR_MAIL_RATE_LIMIT") or 30)  # per sender and hour
 COMPTOIR_MAIL_MAX_BYTES = int(env("COMPTOIR_MAIL_MAX_BYTES") or 50 * 1024 * 1024)
 DEFAULT_FROM_EMAIL: str = env("COMPTOIR_DEFAULT_FROM") or "comptoir@localhost"
+# The address people open Comptoir at: links in mail start with it.
+COMPTOIR_BASE_URL = (env("COMPTOIR_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
 _EMAIL_BACKENDS = {
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
     "console": "django.core.mail.backends.console.EmailBackend",  # printed by the worker
@@ -230,8 +245,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(env("COMPTOIR_SESSION_HOURS") or 12) * 3600
 SESSION_COOKIE_SECURE = env_bool("COMPTOIR_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True  # the pages' scripts read the token from a meta tag, not the cookie
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if env_bool("COMPTOIR_BEHIND_TLS_PROXY", False):

@@ -1,0 +1,76 @@
+"""The portal's forms: what a requester types, checked for shape; the services judge the rest."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from comptoir.tickets.services import MAX_BODY, MAX_TITLE
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field; the services check each (size, emptiness, type)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)] if data else []
+
+
+def files_field() -> forms.FileField:
+    return MultipleFileField(
+        label=_("Attachments"),
+        required=False,
+        help_text=_("Optional. Several files may be chosen."),
+    )
+
+
+class NewTicketForm(forms.Form):
+    desk = forms.ChoiceField(label=_("Desk"))
+    kind = forms.ChoiceField(
+        label=_("What do you need?"),
+        choices=[
+            ("incident", _("Something does not work")),
+            ("service_request", _("I need something")),
+        ],
+        initial="incident",
+        widget=forms.RadioSelect,
+    )
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    title = forms.CharField(label=_("Title"), max_length=MAX_TITLE)
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=MAX_BODY,
+        required=False,
+        widget=forms.Textarea,
+        help_text=_("What happened, since when, and what you tried. Markdown is welcome."),
+    )
+    uploads = files_field()
+
+    def __init__(self, *args, desks, categories, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["desk"]).choices = [(d.slug, d.name) for d in desks]
+        cast(forms.ChoiceField, self.fields["category"]).choices = [("", _("— Not sure —"))] + [
+            (str(c.pk), f"{c.desk.name} › {c.path}") for c in categories
+        ]
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(label=_("Your reply"), max_length=MAX_BODY, widget=forms.Textarea)
+    uploads = files_field()
+
+
+class ActionForm(forms.Form):
+    """The words some lifecycle actions take (a resolution, a reason to reopen)."""
+
+    text = forms.CharField(label=_("Why?"), max_length=MAX_BODY, required=False)

@@ -1,0 +1,215 @@
+"""The pieces of a web page about tickets that the portal and the workspace share.
+
+The workspace builds on the portal (one layer above it): the actor of a request, the words for
+a refusal, a ticket's timeline in plain words, file downloads, and the lifecycle's buttons.
+Every read goes through ``tickets.selectors``; nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from comptoir.accounts.permissions import staff_desk_ids
+from comptoir.core.actor import Actor, Channel
+from comptoir.core.errors import DomainError, ErrorCode
+from comptoir.desks.priority import Priority
+from comptoir.tickets import selectors
+from comptoir.tickets.lifecycle import Transition, lifecycle_for
+from comptoir.tickets.models import Attachment, Comment, EventKind, Ticket, TicketEvent
+from comptoir.tickets.permissions import can_take_transition
+
+
+def actor_for(request: HttpRequest, channel: Channel = Channel.WEB) -> Actor:
+    """The signed-in person as an actor; their roles are read once per request."""
+    cached: Actor | None = getattr(request, "_comptoir_actor", None)
+    if cached is None:
+        cached = Actor.for_user(request.user, channel)  # type: ignore[arg-type]
+        request._comptoir_actor = cached  # type: ignore[attr-defined]
+    return cached if cached.channel == channel else cached.via(channel)
+
+
+def is_agent(actor: Actor) -> bool:
+    """Works tickets somewhere: holds a staff role on a desk, or is a superuser."""
+    return actor.is_superuser or bool(staff_desk_ids(actor))
+
+
+#: What a person reads when a service refuses, by error code; other codes show the service's
+#: own message.
+_ERROR_TEXT = {
+    ErrorCode.ATTACHMENT_TOO_LARGE: gettext_lazy("A file is larger than the limit."),
+    ErrorCode.ATTACHMENT_EMPTY: gettext_lazy("A file is empty."),
+    ErrorCode.INVALID_TRANSITION: gettext_lazy(
+        "This ticket's status changed meanwhile: that step is no longer possible."
+    ),
+    ErrorCode.REOPEN_WINDOW_EXPIRED: gettext_lazy(
+        "This ticket was closed too long ago to reopen: open a new request."
+    ),
+    ErrorCode.PERMISSION_DENIED: gettext_lazy("You may not do this."),
+    ErrorCode.NOT_FOUND: gettext_lazy("This was not found."),
+}
+
+
+def error_text(exc: DomainError) -> str:
+    """A refusal in the reader's language where we know its words, else the service's message."""
+    if exc.code == ErrorCode.VALIDATION_ERROR:
+        return exc.message
+    known = _ERROR_TEXT.get(exc.code)
+    return str(known) if known is not None else exc.message
+
+
+def download(attachment: Attachment) -> FileResponse:
+    """A file as a download, never shown inline: its bytes came from outside."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- the timeline ----------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One line of a ticket's timeline as a page shows it: a message, or a change in words."""
+
+    kind: str  # "message" or "change"
+    event: TicketEvent
+    comment: Comment | None = None
+    files: list[Attachment] = field(default_factory=list)
+    text: str = ""
+    file: Attachment | None = None
+
+    @property
+    def is_note(self) -> bool:
+        return self.comment is not None and not self.comment.public
+
+
+def _status_label(kind: str, status: Any) -> str:
+    try:
+        return str(lifecycle_for(kind).state(str(status)).label)
+    except KeyError:
+        return str(status)
+
+
+def _priority_label(value: Any) -> str:
+    try:
+        return str(Priority(int(value)).label)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def describe(event: TicketEvent, ticket: Ticket) -> str:
+    """A change of the timeline in plain words."""
+    before, after = event.before or {}, event.after or {}
+    kind = event.kind
+    if kind == EventKind.CREATED:
+        return _("opened the ticket")
+    if kind == EventKind.STATUS_CHANGED:
+        return _("changed the status from %(before)s to %(after)s") % {
+            "before": _status_label(ticket.kind, before.get("status")),
+            "after": _status_label(ticket.kind, after.get("status")),
+        }
+    if kind == EventKind.ASSIGNED:
+        if after.get("assignee"):
+            return _("assigned it to %(who)s") % {"who": after["assignee"]}
+        if after.get("team"):
+            return _("assigned it to a team")
+        return _("unassigned it")
+    if kind == EventKind.PRIORITY_CHANGED:
+        return _("changed the priority from %(before)s to %(after)s") % {
+            "before": _priority_label(before.get("priority")),
+            "after": _priority_label(after.get("priority")),
+        }
+    if kind == EventKind.FIELD_CHANGED:
+        return _("changed %(fields)s") % {"fields": ", ".join(sorted(after))}
+    if kind == EventKind.LINKED:
+        other = (
+            after.get("target") or after.get("source") or after.get("parent") or after.get("child")
+        )
+        return _("linked it to %(ref)s") % {"ref": other or "?"}
+    if kind == EventKind.UNLINKED:
+        other = (
+            before.get("target")
+            or before.get("source")
+            or before.get("parent")
+            or before.get("child")
+        )
+        return _("removed the link to %(ref)s") % {"ref": other or "?"}
+    if kind == EventKind.MERGED_INTO:
+        return _("merged it into %(ref)s") % {
+            "ref": after.get("into") or after.get("target") or "?"
+        }
+    if kind == EventKind.WATCHER_ADDED:
+        return _("added %(who)s as a watcher") % {"who": after.get("watcher", "?")}
+    if kind == EventKind.WATCHER_REMOVED:
+        return _("removed %(who)s from the watchers") % {"who": before.get("watcher", "?")}
+    return str(EventKind(kind).label) if kind in EventKind.values else kind
+
+
+def timeline(actor: Actor, ticket: Ticket, *, internal: bool) -> list[Entry]:
+    """The ticket's messages and changes in order; public ones only unless ``internal``.
+
+    Four queries whatever the length: events, comments, their files, the ticket's files.
+    """
+    events = selectors.events_visible_to(actor, ticket)
+    comments = selectors.comments_visible_to(actor, ticket)
+    files = selectors.attachments_visible_to(actor, ticket)
+    if not internal:  # the portal never shows notes, whoever reads it
+        events, comments, files = (
+            events.filter(public=True),
+            comments.filter(public=True),
+            files.filter(public=True),
+        )
+    by_comment = {c.pk: c for c in comments}
+    by_id = {a.pk: a for a in files}
+    entries: list[Entry] = []
+    for event in events:
+        if event.kind in (EventKind.COMMENTED, EventKind.NOTE_ADDED):
+            comment = by_comment.get(event.comment_id or 0)
+            if comment is not None:
+                shown = [a for a in comment.attachments.all() if a.pk in by_id]
+                entries.append(Entry("message", event, comment=comment, files=shown))
+            continue
+        if event.kind == EventKind.ATTACHMENT_ADDED:
+            if event.comment_id is not None and event.comment_id in by_comment:
+                continue  # listed under its message
+            attachment = by_id.get(int((event.after or {}).get("attachment") or 0))
+            if attachment is None:
+                continue
+            entries.append(
+                Entry(
+                    "change",
+                    event,
+                    text=_("attached %(name)s") % {"name": attachment.filename},
+                    file=attachment,
+                )
+            )
+            continue
+        entries.append(Entry("change", event, text=describe(event, ticket)))
+    return entries
+
+
+def actions_for(actor: Actor, ticket: Ticket, *, requester_only: bool = False) -> list[Transition]:
+    """The lifecycle actions ``actor`` may take on ``ticket`` now, as the lifecycle lists them.
+
+    Merging needs a second ticket and has its own door; it is not a button.
+    """
+    found = []
+    for transition in lifecycle_for(ticket.kind).actions_from(ticket.status):
+        if transition.action == "merge" or not can_take_transition(actor, ticket, transition):
+            continue
+        if requester_only and transition.who.value != "requester":
+            continue
+        found.append(transition)
+    return found

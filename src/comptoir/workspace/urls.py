@@ -1,0 +1,14 @@
+from django.urls import path
+
+from comptoir.workspace import views
+
+app_name = "workspace"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("t/<str:ref>/", views.ticket, name="ticket"),
+    path("t/<str:ref>/comment", views.comment, name="comment"),
+    path("t/<str:ref>/assign-me", views.assign_to_me, name="assign_me"),
+    path("t/<str:ref>/do/<slug:action>", views.action, name="action"),
+    path("t/<str:ref>/files/<int:attachment_id>", views.attachment, name="attachment"),
+]

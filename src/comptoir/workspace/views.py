@@ -1,0 +1,263 @@
+"""The agents' pages: queues of tickets, and one ticket with its timeline, composer and actions.
+
+Open to people with a staff role on a desk (or superusers); others get a 403 page. Every read
+goes through ``tickets.selectors``, every change through ``tickets.services``, as the API does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
+from comptoir.core.actor import Actor
+from comptoir.core.errors import DomainError, ErrorCode, NotFound
+from comptoir.core.pagination import SortKey, page
+from comptoir.desks.selectors import desks_visible_to, teams_visible_to
+from comptoir.portal.shared import actions_for, actor_for, download, error_text, is_agent, timeline
+from comptoir.tickets import selectors, services
+from comptoir.tickets.lifecycle import StatusCategory
+from comptoir.tickets.models import Ticket
+from comptoir.tickets.permissions import can_assign
+from comptoir.workspace.forms import QUEUE_CHOICES, CommentForm, ListFilters
+
+PAGE_SIZE = 50
+#: "Breaching soon": a running SLA target falls due within this many hours.
+BREACHING_HOURS = 4
+LIVE = [str(StatusCategory.OPEN), str(StatusCategory.PENDING)]
+
+
+def agent_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Signed in, and working tickets on at least one desk; else a 403 page."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not is_agent(actor_for(request)):
+            return render(
+                request,
+                "core/error.html",
+                {
+                    "heading": _("For agents only"),
+                    "text": _(
+                        "The workspace is for the desks' agents. Your requests are in the portal."
+                    ),
+                },
+                status=403,
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _my_desks(actor: Actor) -> list:
+    desks = desks_visible_to(actor).order_by("name")
+    if actor.is_superuser:
+        return list(desks)
+    return list(desks.filter(pk__in=staff_desk_ids(actor)))
+
+
+@require_GET
+@agent_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """A queue of tickets, filtered and sorted from the query string; htmx asks for the list only."""
+    actor = actor_for(request)
+    desks = _my_desks(actor)
+    form = ListFilters(request.GET, desks=desks)
+    form.is_valid()  # an unknown value is dropped, and its default used
+    values = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+    queue_name = values.get("queue", "mine")
+    sort = values.get("sort", "due" if queue_name == "breaching" else "-created")
+    chosen = [d for d in desks if d.slug == values.get("desk")] or desks
+    query: dict[str, Any] = {
+        "status_category": [values["state"]] if values.get("state") else LIVE,
+        "sort": sort,
+    }
+    if values.get("priority"):
+        query["priority"] = [values["priority"]]
+    if queue_name == "mine":
+        query["assignee_id"] = request.user.pk
+    elif queue_name == "team":
+        teams = teams_visible_to(actor).filter(members=actor.user)
+        query["team_id"] = list(teams.values_list("pk", flat=True)) or [0]
+    elif queue_name == "unassigned":
+        query["assignee_id"] = None
+    elif queue_name == "breaching":
+        query["due_before"] = timezone.now() + timedelta(hours=BREACHING_HOURS)
+        query["sort"] = sort = "due"
+    tickets = selectors.filter_tickets(actor, desk_ids=[d.pk for d in chosen] or [0], **query)
+    field, descending, is_dt = selectors.SORT_KEYS[sort]
+    try:
+        rows, next_cursor = page(
+            selectors.with_list_relations(tickets),
+            sort=sort,
+            key=SortKey(field, descending, is_dt),
+            cursor=values.get("cursor"),
+            limit=PAGE_SIZE,
+        )
+    except DomainError:
+        rows, next_cursor = [], None
+        messages.error(request, _("That page link no longer fits this list: back to its start."))
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    context = {
+        "form": form,
+        "tickets": rows,
+        "next_cursor": next_cursor,
+        "queue": queue_name,
+        "queues": QUEUE_CHOICES,
+        "params": params.urlencode(),
+        "breaching_hours": BREACHING_HOURS,
+    }
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "ticket-list":
+        return render(request, "workspace/partials/_ticket_list.html", context)
+    return render(request, "workspace/queue.html", context)
+
+
+def _ticket(actor: Actor, ref: str, *, for_update: bool = False) -> Ticket:
+    try:
+        return selectors.get_ticket_for(actor, ref, for_update=for_update)
+    except NotFound as exc:
+        raise Http404(_("No such ticket.")) from exc
+
+
+def _detail(
+    request: HttpRequest,
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    form: CommentForm | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    actions = actions_for(actor, ticket)
+    return render(
+        request,
+        "workspace/ticket.html",
+        {
+            "ticket": ticket,
+            "entries": timeline(actor, ticket, internal=True),
+            "form": form or CommentForm(),
+            "actions": [(t, bool(t.needs), (typed or {}).get(t.action, "")) for t in actions],
+            "can_assign_me": (
+                can_assign(actor, ticket)
+                and ticket.assignee_id != request.user.pk
+                and ticket.status_category != StatusCategory.CLOSED
+            ),
+            "max_mb": settings.COMPTOIR_MAX_ATTACHMENT_SIZE // (1024 * 1024),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@agent_required
+def ticket(request: HttpRequest, ref: str) -> HttpResponse:
+    actor = actor_for(request)
+    found = _ticket(actor, ref)
+    if not is_staff_on(actor, found.desk_id):  # seen as a requester: the portal shows it
+        return redirect("portal:ticket", ref=found.ref)
+    return _detail(request, actor, found)
+
+
+@require_POST
+@agent_required
+def comment(request: HttpRequest, ref: str) -> HttpResponse:
+    """A reply or an internal note with its files; a refusal brings the page back, text kept."""
+    actor = actor_for(request)
+    form = CommentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _detail(request, actor, _ticket(actor, ref), form=form, status=422)
+    public = form.cleaned_data["visibility"] == "reply"
+    uploads = [
+        services.Upload(stream=f, name=f.name, declared_type=f.content_type, size=f.size)
+        for f in request.FILES.getlist("uploads")
+    ]
+    try:
+        with transaction.atomic():
+            current = _ticket(actor, ref, for_update=True)
+            added = services.add_comment(
+                actor=actor, ticket=current, body=form.cleaned_data["body"], public=public
+            )
+            if uploads:
+                services.add_attachments(
+                    actor=actor, ticket=current, uploads=uploads, public=public, comment=added
+                )
+    except DomainError as exc:
+        form.add_error(None, error_text(exc))
+        return _detail(request, actor, _ticket(actor, ref), form=form, status=exc.http_status)
+    messages.success(request, _("Reply sent.") if public else _("Note added."))
+    return redirect("workspace:ticket", ref=current.ref)
+
+
+@require_POST
+@agent_required
+def assign_to_me(request: HttpRequest, ref: str) -> HttpResponse:
+    actor = actor_for(request)
+    try:
+        with transaction.atomic():
+            current = _ticket(actor, ref, for_update=True)
+            services.assign_ticket(actor=actor, ticket=current, agent=request.user)  # type: ignore[arg-type]
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
+        return redirect("workspace:ticket", ref=ref)
+    messages.success(request, _("%(ref)s is yours.") % {"ref": current.ref})
+    return redirect("workspace:ticket", ref=current.ref)
+
+
+@require_POST
+@agent_required
+def action(request: HttpRequest, ref: str, action: str) -> HttpResponse:
+    """A lifecycle action; one that needs words (a resolution, a reason) takes them from the form."""
+    actor = actor_for(request)
+    text = (request.POST.get("text") or "").strip()
+    try:
+        with transaction.atomic():
+            current = _ticket(actor, ref, for_update=True)
+            transition = next((t for t in actions_for(actor, current) if t.action == action), None)
+            if transition is None:
+                raise DomainError(
+                    ErrorCode.INVALID_TRANSITION,
+                    _("This action is not possible now."),
+                    {"action": action},
+                )
+            services.transition_ticket(
+                actor=actor,
+                ticket=current,
+                action=action,
+                resolution=text if "resolution" in transition.needs else None,
+                reason=text if "reason" in transition.needs or action == "reopen" else None,
+            )
+    except DomainError as exc:
+        found = _ticket(actor, ref)
+        messages.error(request, error_text(exc))
+        return _detail(request, actor, found, typed={action: text}, status=exc.http_status)
+    label = current.lifecycle.state(current.status).label
+    messages.success(
+        request, _("%(ref)s is now “%(status)s”.") % {"ref": current.ref, "status": label}
+    )
+    return redirect("workspace:ticket", ref=current.ref)
+
+
+@require_GET
+@agent_required
+def attachment(request: HttpRequest, ref: str, attachment_id: int) -> HttpResponseBase:
+    actor = actor_for(request)
+    current = _ticket(actor, ref)
+    try:
+        return download(selectors.get_attachment_for(actor, current, attachment_id))
+    except NotFound as exc:
+        raise Http404(_("No such file.")) from exc
