@@ -10,6 +10,7 @@ quoting and modified UTF-7), filled over IMAP itself with APPEND.
 from __future__ import annotations
 
 import imaplib
+import io
 import itertools
 import json
 import os
@@ -25,19 +26,24 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from comptoir.mail import imap
+from comptoir.mail import imap, oauth
 from comptoir.mail.models import InboundMessage, Mailbox
 from comptoir.tickets.models import Comment, Ticket
+from tests.mail.test_oauth import Answer, TokenEndpoint
 from tests.mail.test_pipeline import message
 
 USER, PASSWORD, TOKEN = "desk", "s3cret-Passw0rd", "a-valid-access-token"
 _folders = itertools.count(1)
+#: The access tokens the introspection endpoint (and so Dovecot) accepts right now.
+VALID_TOKENS = {TOKEN}
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -50,12 +56,13 @@ def _free_port() -> int:
 
 
 class _Introspection(BaseHTTPRequestHandler):
-    """RFC 7662 token introspection, as Dovecot's OAuth2 passdb asks it: one valid token."""
+    """RFC 7662 token introspection, as Dovecot's OAuth2 passdb asks it: the tokens in
+    ``VALID_TOKENS`` are active."""
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-        valid = form.get("token", [""])[0] == TOKEN
+        valid = form.get("token", [""])[0] in VALID_TOKENS
         body = json.dumps({"active": "true", "username": USER} if valid else {"active": "false"})
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -550,3 +557,253 @@ def _uidvalidity(server: Server, folder: str) -> int:
         client.select(_wire(folder), readonly=True)
         _, data = client.response("UIDVALIDITY")
     return int(data[0])
+
+
+# --- OAuth2: the access token renewed by Comptoir, the login with it ------------------------------
+
+
+@pytest.fixture
+def endpoint() -> Iterator[TokenEndpoint]:
+    """A token endpoint whose tokens Dovecot accepts (through the introspection endpoint)."""
+    server = TokenEndpoint()
+    server.on_issue = VALID_TOKENS.add
+    yield server
+    server.close()
+    VALID_TOKENS.intersection_update({TOKEN})
+
+
+@pytest.fixture
+def oauth_box(box, endpoint) -> Mailbox:
+    """The test's mailbox, logging in with OAuth2 only (no password), renewed at ``endpoint``."""
+    box.imap_password = ""
+    box.oauth_provider = "other"
+    box.oauth_token_url = endpoint.url
+    box.oauth_client_id = "comptoir-test"
+    box.oauth_client_secret = "client-secret"
+    box.oauth_refresh_token = "rt-1"
+    box.save()
+    return box
+
+
+@pytest.mark.django_db
+def test_an_access_token_running_out_is_renewed_before_logging_in(dovecot, folder, oauth_box):
+    Mailbox.objects.filter(pk=oauth_box.pk).update(
+        imap_oauth_token=TOKEN, oauth_token_expires_at=timezone.now() + timedelta(minutes=2)
+    )
+    uid = dovecot.append(folder, message(subject="Mail through OAuth2"))
+
+    assert imap.poll(fresh(oauth_box)) == 1
+
+    assert Ticket.objects.get().title == "Mail through OAuth2"
+    assert "\\Seen" in dovecot.flags(folder)[uid]
+    box = fresh(oauth_box)
+    assert box.last_error == ""
+    assert box.imap_oauth_token == "at-1"
+    assert box.oauth_token_expires_at > timezone.now() + timedelta(minutes=55)
+
+
+@pytest.mark.django_db
+def test_a_valid_token_is_not_renewed(dovecot, folder, oauth_box, endpoint):
+    Mailbox.objects.filter(pk=oauth_box.pk).update(
+        imap_oauth_token=TOKEN, oauth_token_expires_at=timezone.now() + timedelta(minutes=30)
+    )
+    dovecot.append(folder, message())
+    assert imap.poll(fresh(oauth_box)) == 1
+    assert endpoint.requests == []
+
+
+@pytest.mark.django_db
+def test_a_token_the_server_refuses_is_renewed_once_and_the_poll_goes_on(
+    dovecot, folder, oauth_box, endpoint
+):
+    # Not expired by its date, but revoked at the provider: the server says NO.
+    Mailbox.objects.filter(pk=oauth_box.pk).update(
+        imap_oauth_token="revoked-token",
+        oauth_token_expires_at=timezone.now() + timedelta(minutes=50),
+    )
+    dovecot.append(folder, message())
+
+    assert imap.poll(fresh(oauth_box)) == 1
+
+    assert len(endpoint.requests) == 1
+    assert endpoint.requests[0]["grant_type"] == "refresh_token"
+    assert fresh(oauth_box).imap_oauth_token == "at-1"
+    assert oauth_box.last_error == ""
+
+
+@pytest.mark.django_db
+def test_a_renewed_token_the_server_refuses_too_is_not_renewed_again(
+    dovecot, folder, oauth_box, endpoint
+):
+    endpoint.on_issue = lambda token: None  # the provider issues tokens the server refuses
+    Mailbox.objects.filter(pk=oauth_box.pk).update(
+        imap_oauth_token="revoked-token",
+        oauth_token_expires_at=timezone.now() + timedelta(minutes=50),
+    )
+    uid = dovecot.append(folder, message())
+
+    assert imap.poll(fresh(oauth_box)) == 0
+
+    assert len(endpoint.requests) == 1  # once per poll, not in a loop
+    box = fresh(oauth_box)
+    assert box.last_error.startswith("Could not log in with the renewed OAuth2 access token:")
+    assert not InboundMessage.objects.exists()
+    assert "\\Seen" not in dovecot.flags(folder)[uid]
+
+    assert imap.poll(box) == 0  # due? no: the new token has an hour; refused, renewed once
+    assert len(endpoint.requests) == 2
+
+
+@pytest.mark.django_db
+def test_a_dead_refresh_token_is_shown_to_the_admin_and_the_mail_waits(
+    dovecot, folder, oauth_box, endpoint, api, world
+):
+    endpoint.answers.append(
+        Answer(400, {"error": "invalid_grant", "error_description": "AADSTS50173: revoked"})
+    )
+    uid = dovecot.append(folder, message())
+
+    assert imap.poll(fresh(oauth_box)) == 0
+
+    error = fresh(oauth_box).last_error
+    assert error.startswith(
+        "Could not renew the OAuth2 access token: The provider refused the refresh token "
+        "(invalid_grant: AADSTS50173: revoked)"
+    )
+    assert "consent" in error
+    assert "\\Seen" not in dovecot.flags(folder)[uid]
+    shown = api(world.manager).get(f"mail/mailboxes/{oauth_box.pk}").json()
+    assert shown["last_error"] == error
+    assert "rt-1" not in json.dumps(shown) and "client-secret" not in json.dumps(shown)
+
+    # The admin consents again and stores the new refresh token: the next poll takes the mail.
+    changed = api(world.manager).patch(
+        f"mail/mailboxes/{oauth_box.pk}", {"oauth_refresh_token": "rt-after-consent"}
+    )
+    assert changed.status_code == 200, changed.content
+    assert imap.poll(fresh(oauth_box)) == 1
+    assert endpoint.requests[-1]["refresh_token"] == "rt-after-consent"
+    assert fresh(oauth_box).last_error == ""
+
+
+@pytest.mark.django_db
+def test_a_token_endpoint_that_does_not_answer_in_time_fills_last_error(
+    dovecot, folder, oauth_box, endpoint, monkeypatch
+):
+    monkeypatch.setattr(oauth, "TIMEOUT", 0.5)
+    endpoint.answers.append(Answer(delay=2, body={"access_token": "late"}))
+    dovecot.append(folder, message())
+    assert imap.poll(fresh(oauth_box)) == 0
+    assert fresh(oauth_box).last_error == (
+        "Could not renew the OAuth2 access token: "
+        "The token endpoint did not answer within 0.5 seconds."
+    )
+
+
+# --- checking a connection ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_connection_check_logs_in_and_takes_nothing(dovecot, folder, box, api, world):
+    first = dovecot.append(folder, message())
+    second = dovecot.append(folder, message(subject="Second"))
+
+    answer = api(world.manager).post(f"mail/mailboxes/{box.pk}/test-connection")
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {
+        "ok": True,
+        "message": f"Logged in to 127.0.0.1:{dovecot.port} as {USER} with a password, and "
+        f"opened the folder {folder!r}; it holds 2 messages.",
+        "messages": 2,
+    }
+    flags = dovecot.flags(folder)
+    assert "\\Seen" not in flags[first] and "\\Seen" not in flags[second]
+    assert not InboundMessage.objects.exists()
+    assert fresh(box).imap_last_uid == 0
+
+
+@pytest.mark.django_db
+def test_the_connection_check_reports_the_servers_refusal(dovecot, box, api, world):
+    box.imap_password = "not the password"
+    box.save()
+    answer = api(world.manager).post(f"mail/mailboxes/{box.pk}/test-connection").json()
+    assert answer["ok"] is False
+    assert answer["message"].startswith("Could not log in:")
+    assert "Authentication failed" in answer["message"]
+    assert answer["messages"] is None
+
+
+@pytest.mark.django_db
+def test_the_connection_check_renews_an_oauth2_token_and_keeps_it(
+    dovecot, folder, oauth_box, endpoint, api, world
+):
+    answer = api(world.manager).post(f"mail/mailboxes/{oauth_box.pk}/test-connection").json()
+    assert answer["ok"] is True, answer
+    assert "with an OAuth2 access token" in answer["message"]
+    assert fresh(oauth_box).imap_oauth_token == "at-1"
+    assert len(endpoint.requests) == 1
+
+
+@pytest.mark.django_db
+def test_the_connection_check_waits_for_a_poll_in_progress(dovecot, box, api, world):
+    with HUEY.lock_task(imap.lock_name(box.pk)):
+        answer = api(world.manager).post(f"mail/mailboxes/{box.pk}/test-connection").json()
+    assert answer == {
+        "ok": False,
+        "message": "The worker is polling this mailbox right now: try again in a minute.",
+        "messages": None,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [("anonymous", 401), ("requester", 404), ("agent", 404), ("other_agent", 404)],
+)
+def test_only_the_desks_managers_check_a_connection(box, api, world, persona, status):
+    user = None if persona == "anonymous" else getattr(world, persona)
+    assert api(user).post(f"mail/mailboxes/{box.pk}/test-connection").status_code == status
+
+
+@pytest.mark.django_db
+def test_a_mailbox_without_an_imap_server_has_no_connection_to_check(world, api):
+    plain = Mailbox.objects.create(desk=world.desk, address="pipe@acme.test")
+    answer = api(world.manager).post(f"mail/mailboxes/{plain.pk}/test-connection")
+    assert answer.status_code == 422
+    assert answer.json()["details"] == {"field": "imap_host"}
+
+
+@pytest.mark.django_db
+def test_the_mail_test_command_says_which_mailboxes_work(dovecot, box, world):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = io.StringIO()
+    call_command("mail", "test", stdout=out)
+    assert out.getvalue().startswith(f"it@acme.test: ok. Logged in to 127.0.0.1:{dovecot.port}")
+
+    Mailbox.objects.create(
+        desk=world.other_desk,
+        address="hr@acme.test",
+        imap_host="127.0.0.1",
+        imap_port=_free_port(),  # nothing listens there
+        imap_security="none",
+        imap_password="x",
+    )
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 mailbox"):
+        call_command("mail", "test", stdout=out)
+    assert "hr@acme.test: FAILED. Could not connect to 127.0.0.1:" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_admin_action_checks_the_connection(dovecot, box, world, client):
+    client.force_login(world.superuser)
+    page = client.post(
+        "/admin/mail/mailbox/",
+        {"action": "test_connection", "_selected_action": [box.pk]},
+        follow=True,
+    )
+    assert page.status_code == 200
+    assert f"Mailbox it@acme.test: Logged in to 127.0.0.1:{dovecot.port}" in page.content.decode()

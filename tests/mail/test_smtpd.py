@@ -2,20 +2,25 @@
 
 The receiver runs in a thread of the test process (aiosmtpd's ``Controller``) and reaches the
 database from its own worker threads, so these tests commit their data
-(``transaction=True``). One more test runs the real ``comptoir smtpd`` command against a
-throwaway data folder, as a service manager would.
+(``transaction=True``). Two more tests run the real ``comptoir smtpd`` command against a
+throwaway data folder, as a service manager would, in the clear and with STARTTLS required. The
+certificates are made by ``openssl`` for the session.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,12 +53,13 @@ def box(world) -> Mailbox:
 
 
 @pytest.fixture
-def start() -> Iterator[Callable[[], int]]:
-    """``start()`` runs the receiver (with the settings of that moment) and gives its port."""
+def start() -> Iterator[Callable[..., int]]:
+    """``start(tls=…, require_tls=…)`` runs the receiver (with the settings of that moment) and
+    gives its port."""
     running = []
 
-    def run() -> int:
-        controller = smtpd.make_controller("127.0.0.1", _free_port())
+    def run(**options) -> int:
+        controller = smtpd.make_controller("127.0.0.1", _free_port(), **options)
         controller.start()
         running.append(controller)
         return controller.port
@@ -177,6 +183,158 @@ def test_a_database_failure_answers_451(world, box, start, monkeypatch):
     assert refused.value.smtp_code == 451
 
 
+# --- STARTTLS -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert: Path
+    key: Path
+
+    def client(self) -> ssl.SSLContext:
+        """A client context that trusts this certificate only, and checks the host name."""
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
+def _certificate(folder: Path, name: str) -> Certificate:
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return Certificate(cert, key)
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory) -> tuple[Certificate, Certificate]:
+    """Two self-signed certificates for 127.0.0.1 and localhost, with their keys."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    return _certificate(folder, "one"), _certificate(folder, "two")
+
+
+@pytest.fixture
+def certificate(certificates) -> Certificate:
+    return certificates[0]
+
+
+def test_starttls_is_offered_and_mail_sent_over_it_becomes_a_ticket(world, box, start, certificate):
+    port = start(tls=smtpd.tls_context(str(certificate.cert), str(certificate.key)))
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        assert client.has_extn("starttls")
+        code, _ = client.starttls(context=certificate.client())
+        assert code == 220
+        assert client.sock.version() in ("TLSv1.2", "TLSv1.3")
+        client.ehlo()
+        assert not client.has_extn("starttls")  # once is enough
+        assert client.sendmail("requester@acme.test", ["it@acme.test"], wire(message())) == {}
+    assert Ticket.objects.get().title == "Printer on fire"
+    assert InboundMessage.objects.get().source == "smtp"
+
+
+def test_offered_but_not_required_a_client_in_the_clear_is_still_taken(
+    world, box, start, certificate
+):
+    port = start(tls=smtpd.tls_context(str(certificate.cert), str(certificate.key)))
+    assert send(port, message(), to=["it@acme.test"]) == {}
+    assert Ticket.objects.count() == 1
+
+
+def test_without_a_certificate_starttls_is_not_offered(world, box, start):
+    with smtplib.SMTP("127.0.0.1", start(), timeout=30) as client:
+        client.ehlo()
+        assert not client.has_extn("starttls")
+        assert client.docmd("STARTTLS")[0] == 454  # TLS not available
+
+
+def test_when_tls_is_required_a_client_in_the_clear_is_refused_and_nothing_stored(
+    world, box, start, certificate, settings
+):
+    port = start(
+        tls=smtpd.tls_context(str(certificate.cert), str(certificate.key)), require_tls=True
+    )
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        assert client.mail("requester@acme.test") == (
+            530,
+            b"5.7.0 Must issue a STARTTLS command first",
+        )
+        assert client.rcpt("it@acme.test")[0] == 503  # no sender was taken
+        assert client.docmd("DATA")[0] == 503
+    with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        send(port, message(), to=["it@acme.test"])
+    assert refused.value.smtp_code == 530
+    assert not InboundMessage.objects.exists()
+    assert stored_files(settings) == []
+
+    # The same server takes it once TLS is started.
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.starttls(context=certificate.client())
+        assert client.sendmail("requester@acme.test", ["it@acme.test"], wire(message())) == {}
+    assert Ticket.objects.count() == 1
+
+
+def test_a_client_that_does_not_trust_the_certificate_sends_nothing(
+    world, box, start, certificates
+):
+    served, other = certificates
+    port = start(tls=smtpd.tls_context(str(served.cert), str(served.key)), require_tls=True)
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client, pytest.raises(ssl.SSLError):
+        client.starttls(context=other.client())
+    assert not InboundMessage.objects.exists()
+
+
+def test_unusable_certificate_files_are_refused_with_the_reason(certificates, tmp_path):
+    one, two = certificates
+    with pytest.raises(ValueError, match="No such file"):
+        smtpd.tls_context(str(tmp_path / "missing.pem"), str(one.key))
+    with pytest.raises(ValueError, match="cannot be used together"):
+        smtpd.tls_context(str(one.cert), str(two.key))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    with pytest.raises(ValueError, match="cannot be used together"):
+        smtpd.tls_context(str(garbage), str(one.key))
+    with pytest.raises(ValueError, match="needs a certificate"):
+        smtpd.make_controller("127.0.0.1", _free_port(), require_tls=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--require-tls"], "Requiring TLS needs a certificate"),
+        (["--tls-key", "/nonexistent.key"], "A TLS key without its certificate"),
+        (["--tls-cert", "/nonexistent.pem"], "Cannot offer STARTTLS: No such file"),
+    ],
+)
+def test_the_command_refuses_tls_options_that_cannot_work(args, said):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=said):
+        call_command("smtpd", "--port", str(_free_port()), *args)
+
+
 # --- the command, in a process of its own -------------------------------------------------------
 
 
@@ -193,8 +351,8 @@ def _comptoir(data_dir: Path, *args: str) -> str:
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
     )
+    assert done.returncode == 0, done.stderr
     return done.stdout
 
 
@@ -211,14 +369,20 @@ print([t.title for t in Ticket.objects.all()])
 """
 
 
-def test_the_smtpd_command_takes_mail_and_stops_on_sigterm(tmp_path):
-    data_dir = tmp_path / "data"
-    _comptoir(data_dir, "migrate", "--verbosity", "0")
-    _comptoir(data_dir, "shell", "-c", SETUP)
-    port = _free_port()
+@dataclass
+class Served:
+    port: int
+    output: str = ""
+    returncode: int | None = None
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """``comptoir smtpd`` in a process of its own, until SIGTERM at the end of the block."""
+    served = Served(_free_port())
     server = subprocess.Popen(
-        [str(COMPTOIR), "smtpd", "--port", str(port)],
-        env=_env(data_dir),
+        [str(COMPTOIR), "smtpd", "--port", str(served.port), *args],
+        env={**_env(data_dir), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -227,20 +391,53 @@ def test_the_smtpd_command_takes_mail_and_stops_on_sigterm(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                with socket.create_connection(("127.0.0.1", served.port), timeout=1):
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"comptoir smtpd did not start: {server.stdout.read()}")
                 time.sleep(0.1)
+        yield served
+    finally:
+        server.send_signal(signal.SIGTERM)
+        served.output, _ = server.communicate(timeout=30)
+        served.returncode = server.returncode
+
+
+def test_the_smtpd_command_takes_mail_and_stops_on_sigterm(tmp_path):
+    data_dir = tmp_path / "data"
+    _comptoir(data_dir, "migrate", "--verbosity", "0")
+    _comptoir(data_dir, "shell", "-c", SETUP)
+    with serving(data_dir) as served:
+        port = served.port
         assert send(port, message(subject="Sent to the command"), to=["it@acme.test"]) == {}
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             send(port, message(), to=["nobody@acme.test"])
-    finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
-    assert server.returncode == 0, output
-    assert f"Receiving mail on 127.0.0.1:{port}." in output
-    assert "Stopped." in output
+    assert served.returncode == 0, served.output
+    assert f"Receiving mail on 127.0.0.1:{port}." in served.output
+    assert "Stopped." in served.output
     titles = _comptoir(data_dir, "shell", "-c", COUNT).strip().splitlines()[-1]
     assert titles == "['Sent to the command']"
+
+
+def test_the_smtpd_command_requires_starttls_from_its_environment(tmp_path, certificate):
+    data_dir = tmp_path / "data"
+    _comptoir(data_dir, "migrate", "--verbosity", "0")
+    _comptoir(data_dir, "shell", "-c", SETUP)
+    env = {
+        "COMPTOIR_SMTPD_TLS_CERT": str(certificate.cert),
+        "COMPTOIR_SMTPD_TLS_KEY": str(certificate.key),
+        "COMPTOIR_SMTPD_REQUIRE_TLS": "1",
+    }
+    with serving(data_dir, env=env) as served:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            send(served.port, message(subject="In the clear"), to=["it@acme.test"])
+        assert refused.value.smtp_code == 530
+        with smtplib.SMTP("127.0.0.1", served.port, timeout=30) as client:
+            client.starttls(context=certificate.client())
+            sent = wire(message(subject="Over TLS"))
+            assert client.sendmail("requester@acme.test", ["it@acme.test"], sent) == {}
+    assert served.returncode == 0, served.output
+    assert f"Receiving mail on 127.0.0.1:{served.port}; STARTTLS required." in served.output
+    titles = _comptoir(data_dir, "shell", "-c", COUNT).strip().splitlines()[-1]
+    assert titles == "['Over TLS']"

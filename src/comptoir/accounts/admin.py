@@ -57,6 +57,7 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
             {"fields": ("display_name", "phone", "locale", "time_zone", "organisation", "site")},
         ),
         ("Availability", {"fields": ("availability", "away_until")}),
+        ("Notices", {"fields": ("mail_notifications",)}),
         ("Rights", {"fields": ("is_active", "is_staff", "is_superuser")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )

@@ -7,9 +7,10 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
+from pydantic import Field
 
 from comptoir.accounts.models import Membership
-from comptoir.accounts.services import authenticate_token
+from comptoir.accounts.services import authenticate_token, update_my_settings
 from comptoir.core.actor import Actor, Channel
 from comptoir.core.api import ErrorOut, actor_of
 
@@ -72,6 +73,13 @@ class MeOut(Schema):
     is_superuser: bool
     desks: list[DeskRole]
     auth: str
+    mail_notifications: bool
+
+
+class MePatch(Schema):
+    mail_notifications: bool | None = Field(
+        None, description="Also send my notices (SLA warnings, tickets assigned…) by mail."
+    )
 
 
 @router.get("/me", response={200: MeOut, 401: ErrorOut}, summary="Who am I")
@@ -94,4 +102,15 @@ def me(request: HttpRequest):
         "is_superuser": user.is_superuser,
         "desks": [{"desk": slug, "roles": sorted(r)} for (_, slug), r in sorted(roles.items())],
         "auth": str(actor.kind),
+        "mail_notifications": user.mail_notifications,
     }
+
+
+@router.patch("/me", response={200: MeOut, 401: ErrorOut, 422: ErrorOut}, summary="My settings")
+def update_me(request: HttpRequest, payload: MePatch):
+    """Change my own settings; what is left out is kept."""
+    actor = actor_of(request)
+    updated = update_my_settings(actor=actor, **payload.model_dump(exclude_unset=True))
+    assert actor.user is not None
+    actor.user.mail_notifications = updated.mail_notifications  # this request's copy
+    return me(request)

@@ -125,6 +125,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     away_until = models.DateField(
         _("away until"), null=True, blank=True, help_text=_("Last day of leave, inclusive.")
     )
+    mail_notifications = models.BooleanField(
+        _("notices by mail"),
+        default=True,
+        help_text=_("Notices (SLA warnings, tickets assigned…) are also sent by mail."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("may use the admin"), default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -135,3 +135,23 @@ def contact_for(email: str, name: str = "") -> User:
     except IntegrityError:  # written meanwhile by another message from the same address
         return User.objects.get(email__iexact=email)
     return contact
+
+
+@transaction.atomic
+def update_my_settings(*, actor: Actor, mail_notifications: bool | None = None) -> User:
+    """Change the caller's own settings: whether their notices also come by mail."""
+    if actor.user is None:
+        raise PermissionDenied("Only a person has settings.")
+    user = User.objects.select_for_update().get(pk=actor.user.pk)
+    if mail_notifications is not None and mail_notifications != user.mail_notifications:
+        before = {"mail_notifications": user.mail_notifications}
+        user.mail_notifications = mail_notifications
+        user.save(update_fields=["mail_notifications"])
+        record_audit(
+            actor=actor,
+            action="settings_changed",
+            obj=user,
+            before=before,
+            after={"mail_notifications": mail_notifications},
+        )
+    return user

@@ -218,6 +218,11 @@ STORAGES = {
 COMPTOIR_MAIL_SPOOL_DIR = Path(env("COMPTOIR_MAIL_SPOOL_DIR") or DATA_DIR / "mail")
 COMPTOIR_MAIL_RATE_LIMIT = int(env("COMPTOIR_MAIL_RATE_LIMIT") or 30)  # per sender and hour
 COMPTOIR_MAIL_MAX_BYTES = int(env("COMPTOIR_MAIL_MAX_BYTES") or 50 * 1024 * 1024)
+# `comptoir smtpd`: a certificate chain and its key (PEM) offer STARTTLS; REQUIRE_TLS refuses
+# MAIL FROM before it. The command's --tls-cert, --tls-key and --require-tls override them.
+COMPTOIR_SMTPD_TLS_CERT = env("COMPTOIR_SMTPD_TLS_CERT", "")
+COMPTOIR_SMTPD_TLS_KEY = env("COMPTOIR_SMTPD_TLS_KEY", "")
+COMPTOIR_SMTPD_REQUIRE_TLS = env_bool("COMPTOIR_SMTPD_REQUIRE_TLS", False)
 DEFAULT_FROM_EMAIL: str = env("COMPTOIR_DEFAULT_FROM") or "comptoir@localhost"
 # The address people open Comptoir at: links in mail start with it.
 COMPTOIR_BASE_URL = (env("COMPTOIR_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")

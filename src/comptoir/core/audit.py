@@ -11,7 +11,16 @@ from comptoir.core.actor import Actor
 from comptoir.core.models import AuditEntry
 
 #: Fields never copied into the audit log: they hold credentials.
-SECRETS = frozenset({"password", "key_hash", "imap_password", "imap_oauth_token"})
+SECRETS = frozenset(
+    {
+        "password",
+        "key_hash",
+        "imap_password",
+        "imap_oauth_token",
+        "oauth_client_secret",
+        "oauth_refresh_token",
+    }
+)
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:

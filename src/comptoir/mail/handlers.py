@@ -1,16 +1,86 @@
 """What the desk tells people by mail, written with the change itself (in its transaction).
 
-A public reply from the desk's staff goes to the requester and the watchers (never back to its
-author); a resolution goes to the requester. Acknowledgements of mail that opened a ticket are
-written by the intake pipeline, which knows whether the mail was automatic.
+To the requester's side:
+
+- a public reply from the desk's staff goes to the requester and the watchers (never back to its
+  author);
+- a change of status they must hear about goes to the requester (``STATUS_MAILS``): the desk
+  waits on their answer, the ticket is resolved, reopened, cancelled, rejected or merged into
+  another. Work moving inside the desk (started, resumed, waiting on a vendor) and closing a
+  resolved ticket (they were told of the resolution) send nothing, nor does a change the
+  requester made themself. The agent's words given with the change go in the same mail, not in a
+  second one.
+
+To the agents: each notice (SLA warnings and breaches, a ticket assigned to them…) is also sent
+by mail, unless they turned that off (``User.mail_notifications``).
+
+Acknowledgements of mail that opened a ticket are written by the intake pipeline, which knows
+whether the mail was automatic.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from comptoir.core.events import subscribe
-from comptoir.mail.outbound import queue_mail
+from comptoir.mail.models import MailKind, OutboundMessage, OutboundStatus
+from comptoir.mail.outbound import compose, queue_mail, queue_notice
+from comptoir.notifications.events import NotificationCreated
 from comptoir.tickets import events as ev
-from comptoir.tickets.models import Comment, Ticket
+from comptoir.tickets.lifecycle import lifecycle_for
+from comptoir.tickets.models import Comment, EventKind, Ticket, TicketEvent
+
+#: Lifecycle actions the requester hears about, and the mail each one sends.
+STATUS_MAILS: dict[str, str] = {
+    "resolve": MailKind.RESOLVED,
+    "reopen": MailKind.REOPENED,
+    "cancel": MailKind.CANCELLED,
+    "reject": MailKind.REJECTED,
+    "merge": MailKind.MERGED,
+}
+_CHANGES = (EventKind.STATUS_CHANGED, EventKind.MERGED_INTO)
+
+
+def status_mail_kind(ticket: Ticket, event: ev.TicketStatusChanged) -> str | None:
+    """The mail a change of status sends to the requester, or None."""
+    if event.action in STATUS_MAILS:
+        return STATUS_MAILS[event.action]
+    waiting = lifecycle_for(ticket.kind).waiting_on_requester
+    if event.after in waiting and event.before not in waiting:
+        return MailKind.WAITING
+    return None
+
+
+def _status_values(ticket: Ticket, change: TicketEvent, message: str = "") -> dict[str, Any]:
+    into = ticket.merged_into
+    return {
+        "reason": change.after.get("reason", ""),
+        "resolution": ticket.resolution,
+        "message": message,
+        "into_ref": into.ref if into else "",
+        "into_title": into.title if into else "",
+    }
+
+
+@subscribe(ev.TicketStatusChanged, in_transaction=True)
+def mail_status_change(event: ev.TicketStatusChanged) -> None:
+    ticket = Ticket.objects.select_related("desk", "requester", "merged_into").get(
+        pk=event.ticket_id
+    )
+    kind = status_mail_kind(ticket, event)
+    if kind is None or not ticket.requester.is_active:
+        return
+    change = TicketEvent.objects.filter(ticket=ticket, kind__in=_CHANGES).order_by("-id").first()
+    if change is None or change.actor_user_id == ticket.requester_id:
+        return  # they did it: they know
+    queue_mail(
+        ticket=ticket,
+        kind=kind,
+        recipients=[ticket.requester],
+        key=f"status:{change.pk}",
+        values=_status_values(ticket, change),
+        automatic="auto-generated",
+    )
 
 
 @subscribe(ev.TicketCommented, in_transaction=True)
@@ -20,35 +90,60 @@ def mail_public_reply(event: ev.TicketCommented) -> None:
     comment = Comment.objects.select_related("author").filter(pk=event.comment_id).first()
     if comment is None or comment.author_id is None:
         return
-    ticket = Ticket.objects.select_related("desk", "requester").get(pk=event.ticket_id)
+    ticket = Ticket.objects.select_related("desk", "requester", "merged_into").get(
+        pk=event.ticket_id
+    )
     if comment.author_id == ticket.requester_id:
         return
     people = [ticket.requester, *ticket.watchers.filter(is_active=True)]
     recipients = [p for p in people if p.pk != comment.author_id and p.is_active]
+    folded = _fold_into_status_mail(ticket, comment, recipients)
     queue_mail(
         ticket=ticket,
-        kind="reply",
-        recipients=recipients,
+        kind=MailKind.REPLY,
+        recipients=[p for p in recipients if p.pk not in folded],
         key=f"comment:{comment.pk}",
         values={
-            "body": comment.body,
+            "message": comment.body,
             "author": comment.author.name if comment.author else comment.author_label,
         },
     )
 
 
-@subscribe(ev.TicketStatusChanged, in_transaction=True)
-def mail_resolution(event: ev.TicketStatusChanged) -> None:
-    if event.after != "resolved":
-        return
-    ticket = Ticket.objects.select_related("desk", "requester").get(pk=event.ticket_id)
-    if not ticket.requester.is_active:
-        return
-    queue_mail(
-        ticket=ticket,
-        kind="resolved",
-        recipients=[ticket.requester],
-        key=f"resolved:{ticket.pk}:{ticket.resolved_at.isoformat() if ticket.resolved_at else ''}",
-        values={"body": ticket.resolution},
-        automatic="auto-generated",
+def _fold_into_status_mail(ticket: Ticket, comment: Comment, recipients: list) -> set[int]:
+    """Put the reply into the mail of the change it came with (``resolve`` with a comment…).
+
+    That is the change just before the reply in the ticket's timeline, by the same person,
+    whose mail is not sent yet. Returns the ids of the people whose mail now holds the reply.
+    """
+    latest = list(TicketEvent.objects.filter(ticket=ticket).order_by("-id")[:2])
+    if len(latest) < 2 or latest[0].comment_id != comment.pk:
+        return set()
+    change = latest[1]
+    if change.kind not in _CHANGES or change.actor_user_id != comment.author_id:
+        return set()
+    by_email = {(p.email or "").lower(): p for p in recipients}
+    pending = OutboundMessage.objects.filter(
+        key__in=[f"status:{change.pk}:{email}" for email in by_email],
+        status=OutboundStatus.PENDING,
+        attempts=0,
     )
+    folded: set[int] = set()
+    values = _status_values(ticket, change, message=comment.body)
+    for row in pending:
+        person = by_email.get(row.to[0] if row.to else "")
+        if person is None:
+            continue
+        subject, body = compose(ticket=ticket, kind=row.kind, user=person, values=values)
+        # Only while no worker has taken it: otherwise the reply goes in a mail of its own.
+        taken = OutboundMessage.objects.filter(
+            pk=row.pk, status=OutboundStatus.PENDING, attempts=0
+        ).update(subject=subject, body=body)
+        if taken:
+            folded.add(person.pk)
+    return folded
+
+
+@subscribe(NotificationCreated, in_transaction=True)
+def mail_notification(event: NotificationCreated) -> None:
+    queue_notice(event.notification_id)

@@ -11,6 +11,11 @@ untouched and is fetched again at the next poll; a message taken twice (a crash 
 When the folder's UIDVALIDITY changes (the folder was recreated, the account moved to another
 server), the UIDs mean something else: the folder is read again from the start, and the
 idempotency key keeps what was already received from opening a second ticket.
+
+With an OAuth2 provider set, the access token XOAUTH2 logs in with is renewed before it runs out,
+and once more when the server refuses it (``oauth.py``). ``configure_imap`` is the one door for
+changing these settings (validated by ``connection_problems``, audited), and ``check_connection``
+logs in without taking anything.
 """
 
 from __future__ import annotations
@@ -18,16 +23,25 @@ from __future__ import annotations
 import base64
 import contextlib
 import imaplib
+import ipaddress
 import logging
 import re
 import ssl
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task
 from huey.exceptions import TaskLockedException
 
+from comptoir.accounts.permissions import is_manager_on
+from comptoir.core.actor import Actor
+from comptoir.core.audit import record_audit, snapshot
+from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
+from comptoir.mail import oauth
 from comptoir.mail.models import Mailbox
 from comptoir.mail.services import receive
 
@@ -38,6 +52,7 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _UID = re.compile(rb"\bUID (\d+)", re.IGNORECASE)
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)", re.IGNORECASE)
 _STATUS_UIDVALIDITY = re.compile(rb"\bUIDVALIDITY (\d+)", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class PollFailed(Exception):
@@ -51,6 +66,212 @@ def plaintext_allowed(host: str) -> bool:
 
 def lock_name(mailbox_id: int) -> str:
     return f"imap-{mailbox_id}"
+
+
+# --- settings: the one door for changing how a mailbox is polled -------------------------------
+
+#: What ``configure_imap`` changes; the rest of a mailbox goes through ``services.update_mailbox``.
+CONNECTION_FIELDS = (
+    "imap_host",
+    "imap_port",
+    "imap_security",
+    "imap_username",
+    "imap_password",
+    "imap_oauth_token",
+    "imap_folder",
+    "imap_after",
+    "oauth_provider",
+    "oauth_tenant",
+    "oauth_token_url",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_refresh_token",
+    "oauth_scope",
+)
+#: Write-only: never shown back, never in the audit log (``core.audit.SECRETS``).
+SECRET_FIELDS = ("imap_password", "imap_oauth_token", "oauth_client_secret", "oauth_refresh_token")
+#: A change to one of these makes the stored access token worthless: it is dropped and renewed.
+_RENEWAL_FIELDS = (
+    "oauth_provider",
+    "oauth_tenant",
+    "oauth_token_url",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_refresh_token",
+    "oauth_scope",
+)
+_KEPT_AS_TYPED = ("imap_password", "imap_folder")  # a space at either end may be meant
+DEFAULT_PORTS: dict[str, int] = {
+    Mailbox.ImapSecurity.SSL: 993,
+    Mailbox.ImapSecurity.STARTTLS: 143,
+    Mailbox.ImapSecurity.NONE: 143,
+}
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def host_problem(host: str) -> str:
+    """Why ``host`` is not a server name or address ("" when it is one)."""
+    try:
+        ipaddress.ip_address(host)
+        return ""
+    except ValueError:
+        pass
+    labels = host.split(".")
+    if (
+        len(host) > 253
+        or not all(_HOST_LABEL.match(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        return (
+            "Give the server's host name (imap.example.com) or IP address, without a scheme or a "
+            "port; a name in another script in its ASCII form (xn--…)."
+        )
+    return ""
+
+
+def connection_problems(mailbox: Mailbox) -> dict[str, str]:
+    """What is wrong with the mailbox's IMAP and OAuth2 settings, by field ({} when nothing)."""
+    found: dict[str, str] = {}
+    host = mailbox.imap_host.strip()
+    if host and (problem := host_problem(host)):
+        found["imap_host"] = problem
+    port = mailbox.imap_port
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        found["imap_port"] = "A port is a number from 1 to 65535."
+    if mailbox.imap_security not in Mailbox.ImapSecurity.values:
+        found["imap_security"] = f"Choose one of {', '.join(Mailbox.ImapSecurity.values)}."
+    elif (
+        host and mailbox.imap_security == Mailbox.ImapSecurity.NONE and not plaintext_allowed(host)
+    ):
+        found["imap_security"] = (
+            "An unencrypted connection is only allowed to 127.0.0.1 or localhost."
+        )
+    if mailbox.imap_after not in Mailbox.ImapAfter.values:
+        found["imap_after"] = f"Choose one of {', '.join(Mailbox.ImapAfter.values)}."
+    for name in ("imap_username", "imap_password", "imap_folder"):
+        if _CONTROL.search(getattr(mailbox, name)):
+            found[name] = "Line breaks, tabs and other control characters are not allowed."
+    if not mailbox.imap_folder.strip():
+        found.setdefault("imap_folder", "Give the folder to poll (INBOX by default).")
+    for name, problem in oauth.problems(mailbox).items():
+        found.setdefault(name, problem)
+    for name in CONNECTION_FIELDS:
+        limit = getattr(Mailbox._meta.get_field(name), "max_length", None)
+        value = getattr(mailbox, name)
+        if limit and isinstance(value, str) and len(value) > limit:
+            found.setdefault(name, f"At most {limit} characters.")
+    return found
+
+
+@transaction.atomic
+def configure_imap(*, actor: Actor, mailbox: Mailbox, **values: Any) -> Mailbox:
+    """Change how the mailbox is polled: its IMAP server and credentials, its OAuth2 settings.
+
+    A setting left out (or ``None``) is kept; an empty secret forgets the stored one. Changing
+    the security alone moves a default port (993, 143) to the new default. A change to the OAuth2
+    settings drops the stored access token, so that the next poll (or ``check_connection``)
+    renews it with the new ones. Refused with nothing changed when the result would not work.
+    Audited; secrets are not in the audit entry, only the names of those that changed."""
+    if not is_manager_on(actor, mailbox.desk_id):
+        raise PermissionDenied("Only the desk's managers connect mailboxes.")
+    unknown = sorted(set(values) - set(CONNECTION_FIELDS))
+    if unknown:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, f"Unknown setting {unknown[0]!r}.", {"field": unknown[0]}
+        )
+    # The row as it is now, locked: a poll may have renewed the tokens since ``mailbox`` was read.
+    box = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    before = snapshot(box)
+    old = {name: getattr(box, name) for name in CONNECTION_FIELDS}
+    given = {name: value for name, value in values.items() if value is not None}
+    for name, value in given.items():
+        if isinstance(value, str) and name not in _KEPT_AS_TYPED:
+            value = value.strip()
+        setattr(box, name, value)
+    if "imap_security" in given and "imap_port" not in given and box.imap_port in (993, 143):
+        box.imap_port = DEFAULT_PORTS.get(box.imap_security, box.imap_port)
+    if box.oauth_provider != Mailbox.OAuthProvider.MICROSOFT:
+        box.oauth_tenant = ""
+    if box.oauth_provider != Mailbox.OAuthProvider.OTHER:
+        box.oauth_token_url = ""
+    changed = {name for name in CONNECTION_FIELDS if getattr(box, name) != old[name]}
+    if "imap_oauth_token" in changed:
+        box.oauth_token_expires_at = None  # given by hand: used until the server refuses it
+    elif changed & set(_RENEWAL_FIELDS):
+        box.imap_oauth_token, box.oauth_token_expires_at = "", None
+        if old["imap_oauth_token"]:
+            changed.add("imap_oauth_token")
+    problems = connection_problems(box)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise DomainError(ErrorCode.VALIDATION_ERROR, message, {"field": field})
+    if not changed:
+        return box
+    box.save()
+    after = snapshot(box)
+    secrets = sorted(changed & set(SECRET_FIELDS))
+    if secrets:
+        after["credentials_changed"] = secrets
+    record_audit(actor=actor, action="update", obj=box, before=before, after=after)
+    return box
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """How logging in to a mailbox's IMAP server went."""
+
+    ok: bool
+    message: str
+    messages: int | None = None  # in the folder, when it could be opened
+
+
+def check_connection(*, actor: Actor, mailbox: Mailbox) -> ConnectionCheck:
+    """Log in to the mailbox's IMAP server and open its folder read-only, as a poll would, and
+    say how it went, in the words of the server. No message is taken, read or flagged; an OAuth2
+    access token that had to be renewed is stored, as a poll would store it."""
+    if not is_manager_on(actor, mailbox.desk_id):
+        raise PermissionDenied("Only the desk's managers connect mailboxes.")
+    if not mailbox.imap_host.strip():
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            "This mailbox has no IMAP server to connect to.",
+            {"field": "imap_host"},
+        )
+    try:
+        with HUEY.lock_task(lock_name(mailbox.pk)):  # never two renewals of one token at once
+            mailbox.refresh_from_db()
+            return _check(mailbox)
+    except TaskLockedException:
+        return ConnectionCheck(
+            False, "The worker is polling this mailbox right now: try again in a minute."
+        )
+
+
+def _check(mailbox: Mailbox) -> ConnectionCheck:
+    step = _Step()
+    client: imaplib.IMAP4 | None = None
+    try:
+        client = _open(mailbox, step)
+        folder = mailbox.imap_folder or "INBOX"
+        step.now = f"open the folder {folder!r}"
+        typ, data = client.select(_quoted(_imap_utf7(folder)), readonly=True)
+        if typ != "OK":
+            raise PollFailed(_describe(data))
+        count = int(data[0]) if data and isinstance(data[0], bytes) and data[0].isdigit() else None
+    except (PollFailed, oauth.RefreshFailed, imaplib.IMAP4.error, OSError) as exc:
+        return ConnectionCheck(False, f"Could not {step.now}: {_describe(exc)}")
+    finally:
+        if client is not None:
+            _log_out(client)
+    user = mailbox.imap_username.strip() or mailbox.address
+    how = "an OAuth2 access token" if mailbox.imap_oauth_token.strip() else "a password"
+    held = "" if count is None else f"; it holds {count} message{'' if count == 1 else 's'}"
+    return ConnectionCheck(
+        True,
+        f"Logged in to {mailbox.imap_host.strip()}:{mailbox.imap_port} as {user} with {how}, "
+        f"and opened the folder {folder!r}{held}.",
+        count,
+    )
 
 
 # --- the periodic task ----------------------------------------------------------------------
@@ -108,20 +329,18 @@ def poll(mailbox: Mailbox, *, batch: int = 50) -> int:
         return 0
     taken = 0
     problems: list[str] = []
-    step = f"connect to {mailbox.imap_host}:{mailbox.imap_port}"
+    step = _Step()
     client: imaplib.IMAP4 | None = None
     try:
-        client = _connect(mailbox)
-        step = "log in"
-        _log_in(client, mailbox)
+        client = _open(mailbox, step)
         capabilities = _capabilities(client)
-        step = f"open the folder {mailbox.imap_folder!r}"
+        step.now = f"open the folder {mailbox.imap_folder!r}"
         last_uid = _select(client, mailbox)
-        step = "list the new messages"
+        step.now = "list the new messages"
         uids = _new_uids(client, last_uid, batch)
         sizes = _sizes(client, uids)
         for uid in uids:
-            step = f"take the message UID {uid}"
+            step.now = f"take the message UID {uid}"
             size = sizes.get(uid, 0)
             if size > settings.COMPTOIR_MAIL_MAX_BYTES:
                 problems.append(
@@ -141,11 +360,11 @@ def poll(mailbox: Mailbox, *, batch: int = 50) -> int:
                 problems.append(f"UID {uid} left on the server, to be fetched again: {exc}")
                 break
             taken += 1
-            step = f"mark the message UID {uid} as taken"
+            step.now = f"mark the message UID {uid} as taken"
             _done_with(client, uid, mailbox.imap_after, uidplus="UIDPLUS" in capabilities)
             _remember(mailbox, uid)
-    except (PollFailed, imaplib.IMAP4.error, OSError) as exc:
-        problems.append(f"Could not {step}: {_describe(exc)}")
+    except (PollFailed, oauth.RefreshFailed, imaplib.IMAP4.error, OSError) as exc:
+        problems.append(f"Could not {step.now}: {_describe(exc)}")
     finally:
         if client is not None:
             _log_out(client)
@@ -156,6 +375,48 @@ def poll(mailbox: Mailbox, *, batch: int = 50) -> int:
     Mailbox.objects.filter(pk=mailbox.pk).update(last_error=error, last_polled_at=now)
     mailbox.last_error, mailbox.last_polled_at = error, now
     return taken
+
+
+class _Step:
+    """What a poll is doing, for the error message: "Could not <step>: <why>"."""
+
+    def __init__(self) -> None:
+        self.now = "start"
+
+
+def _open(mailbox: Mailbox, step: _Step) -> imaplib.IMAP4:
+    """Connect and log in. With an OAuth2 provider, the access token is renewed first when it
+    runs out within five minutes, and once more when the server refuses it."""
+    renewed = False
+    if oauth.due(mailbox):
+        step.now = "renew the OAuth2 access token"
+        oauth.refresh(mailbox)
+        renewed = True
+    step.now = f"connect to {mailbox.imap_host.strip()}:{mailbox.imap_port}"
+    client = _connect(mailbox)
+    step.now = "log in"
+    try:
+        _log_in(client, mailbox)
+        return client
+    except imaplib.IMAP4.error:
+        _log_out(client)
+        if renewed or not oauth.configured(mailbox):
+            raise
+    except BaseException:
+        _log_out(client)
+        raise
+    logger.info("IMAP %s: the server refused the access token; renewing it", mailbox)
+    step.now = "renew the OAuth2 access token the server refused"
+    oauth.refresh(mailbox)
+    step.now = f"connect to {mailbox.imap_host.strip()}:{mailbox.imap_port}"
+    client = _connect(mailbox)
+    step.now = "log in with the renewed OAuth2 access token"
+    try:
+        _log_in(client, mailbox)
+    except BaseException:
+        _log_out(client)
+        raise
+    return client
 
 
 def _connect(mailbox: Mailbox) -> imaplib.IMAP4:
@@ -181,7 +442,11 @@ def _log_in(client: imaplib.IMAP4, mailbox: Mailbox) -> None:
     user = mailbox.imap_username.strip() or mailbox.address
     token = mailbox.imap_oauth_token.strip()
     password = mailbox.imap_password
+    if _CONTROL.search(user) or _CONTROL.search(password):
+        raise PollFailed("the user name or password holds control characters.")
     if token:
+        if not oauth.is_token(token):
+            raise PollFailed("the OAuth2 access token holds characters a token cannot have.")
 
         def xoauth2(challenge: bytes) -> bytes:
             # A refused token comes back as a challenge holding the server's reason: the empty
@@ -311,7 +576,9 @@ def _describe(value: object) -> str:
         value = b" ".join(v for v in value if isinstance(v, bytes)) or " ".join(map(str, value))
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    return " ".join(str(value).split()) or "no answer"
+    text = "".join(char if char.isprintable() else " " for char in str(value))  # no escapes
+    text = " ".join(text.split())
+    return (text if len(text) <= 1000 else text[:999] + "…") or "no answer"
 
 
 def _quoted(name: str) -> str:

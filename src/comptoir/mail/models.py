@@ -16,6 +16,12 @@ class Mailbox(models.Model):
         FLAG = "flag", _("Mark it read and keep it")
         DELETE = "delete", _("Delete it")
 
+    class OAuthProvider(models.TextChoices):
+        NONE = "", _("None: the access token, if any, is renewed by hand")
+        MICROSOFT = "microsoft", _("Microsoft 365")
+        GOOGLE = "google", _("Google")
+        OTHER = "other", _("Another provider (its token endpoint given)")
+
     desk = models.ForeignKey("desks.Desk", on_delete=models.CASCADE, related_name="mailboxes")
     address = models.EmailField(_("address"), unique=True)
     name = models.CharField(_("name"), max_length=120, blank=True)
@@ -55,8 +61,55 @@ class Mailbox(models.Model):
         blank=True,
         help_text=_(
             "For Microsoft 365 and Google (XOAUTH2). When set, it is used instead of the "
-            "password. Stored as given, in the database."
+            "password. With an OAuth2 provider, Comptoir renews it itself. Stored as given, in "
+            "the database."
         ),
+    )
+    oauth_provider = models.CharField(
+        _("OAuth2 provider"),
+        max_length=10,
+        choices=OAuthProvider.choices,
+        blank=True,
+        help_text=_(
+            "Set: Comptoir renews the access token before it runs out, with the refresh token "
+            "(or, for Microsoft 365 application access, the client secret)."
+        ),
+    )
+    oauth_tenant = models.CharField(
+        _("Microsoft 365 tenant"),
+        max_length=100,
+        blank=True,
+        help_text=_("The directory (tenant) ID, or a domain of it. Blank: organizations."),
+    )
+    oauth_token_url = models.CharField(
+        _("OAuth2 token endpoint"),
+        max_length=500,
+        blank=True,
+        help_text=_("For another provider only: its token endpoint (https://…)."),
+    )
+    oauth_client_id = models.CharField(_("OAuth2 client ID"), max_length=255, blank=True)
+    oauth_client_secret = models.CharField(
+        _("OAuth2 client secret"),
+        max_length=255,
+        blank=True,
+        help_text=_("Stored as given, in the database."),
+    )
+    oauth_refresh_token = models.TextField(
+        _("OAuth2 refresh token"),
+        blank=True,
+        help_text=_(
+            "Given by the provider when someone signs in and consents; replaced by the one the "
+            "provider hands out at each renewal, if it does. Stored in the database."
+        ),
+    )
+    oauth_scope = models.CharField(
+        _("OAuth2 scope"),
+        max_length=500,
+        blank=True,
+        help_text=_("Blank: the provider's IMAP scope."),
+    )
+    oauth_token_expires_at = models.DateTimeField(
+        _("access token expires at"), null=True, blank=True, editable=False
     )
     imap_folder = models.CharField(_("IMAP folder"), max_length=255, default="INBOX")
     imap_after = models.CharField(
@@ -98,21 +151,12 @@ class Mailbox(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
-        from comptoir.mail.imap import plaintext_allowed
+        from comptoir.mail.imap import connection_problems
 
         super().clean()
-        if (
-            self.imap_host
-            and self.imap_security == self.ImapSecurity.NONE
-            and not plaintext_allowed(self.imap_host)
-        ):
-            raise ValidationError(
-                {
-                    "imap_security": _(
-                        "An unencrypted connection is only allowed to 127.0.0.1 or localhost."
-                    )
-                }
-            )
+        problems = connection_problems(self)
+        if problems:
+            raise ValidationError(problems)
 
 
 class InboundStatus(models.TextChoices):
@@ -226,3 +270,47 @@ class BouncingAddress(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class MailKind(models.TextChoices):
+    """The automatic mails Comptoir writes, each with a built-in text a desk may replace."""
+
+    ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement of a ticket opened by mail")
+    REPLY = "reply", _("An agent's public reply")
+    WAITING = "waiting", _("The desk waits on the requester")
+    REOPENED = "reopened", _("Reopened by the desk")
+    CANCELLED = "cancelled", _("Cancelled by the desk")
+    REJECTED = "rejected", _("Change rejected")
+    MERGED = "merged", _("Merged into another ticket")
+    RESOLVED = "resolved", _("Resolved")
+    NOTIFICATION = "notification", _("A notice to an agent (SLA, assignment…)")
+
+
+class MailLocale(models.TextChoices):
+    EN = "en", _("English")
+    FR = "fr", _("French")
+
+
+class MailTemplate(models.Model):
+    """A desk's own words for one kind of automatic mail in one language, used instead of the
+    built-in text (``comptoir.mail.templates``); deleting it brings the built-in text back.
+
+    Subject and body are Django templates, checked when saved and rendered on plain strings only.
+    """
+
+    desk = models.ForeignKey("desks.Desk", on_delete=models.CASCADE, related_name="mail_templates")
+    kind = models.CharField(_("kind"), max_length=30, choices=MailKind.choices)
+    locale = models.CharField(_("language"), max_length=5, choices=MailLocale.choices)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["desk_id", "kind", "locale"]
+        constraints = [
+            models.UniqueConstraint(fields=["desk", "kind", "locale"], name="mail_template_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.locale})"

@@ -1,68 +1,62 @@
 """Outbound mail: composed in the transaction of the change, as outbox rows, sent by the worker.
 
-Every mail carries the ticket's reference in its subject and in its Reply-To (``desk+IT-000042@…``),
-a Message-ID of ours, and In-Reply-To/References that chain the ticket's conversation, so that a
-reply lands on the same ticket and mail clients thread it. Automatic mail says so
-(``Auto-Submitted``) and is never sent to an automatic message, to a bouncing address, or to one
-of our own addresses.
+Every mail about a ticket to its requester's side carries the ticket's reference in its subject
+and in its Reply-To (``desk+IT-000042@…``), a Message-ID of ours, and In-Reply-To/References that
+chain the ticket's conversation, so that a reply lands on the same ticket and mail clients thread
+it. Automatic mail says so (``Auto-Submitted``) and is never sent to an automatic message, to a
+bouncing address, or to one of our own addresses. The words come from the desk's own templates,
+or the built-in texts, in the recipient's language (``comptoir.mail.templates``).
+
+Notices to agents (``queue_notice``) come from the desk's address too, name the ticket in their
+subject and link to it, but stay out of the ticket's conversation: they are not threaded with
+it and carry no reply address, so that an agent's answer to one never reaches the requester.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from email.headerregistry import Address
 from email.utils import formataddr
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from comptoir.mail.models import BouncingAddress, InboundMessage, Mailbox, OutboundMessage
+from comptoir.mail import spool
+from comptoir.mail.models import (
+    BouncingAddress,
+    InboundMessage,
+    InboundStatus,
+    Mailbox,
+    MailKind,
+    OutboundMessage,
+)
+from comptoir.mail.parsing import MessageTooLarge, UnreadableMessage, parse_message
+from comptoir.mail.templates import LOCALES, desk_templates, one_line, render_mail, ticket_link
+from comptoir.notifications.models import Notification
+from comptoir.notifications.services import mark_delivered
 from comptoir.tickets.models import Ticket
 
-LOCALES = ("en", "fr")
-TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
-    "acknowledgement": {
-        "en": (
-            "[{ref}] {title}",
-            "Hello {name},\n\nWe received your request and opened ticket {ref}: “{title}”.\n"
-            "Reply to this mail to add to it; keep {ref} in the subject.\n\n— {desk}\n",
-        ),
-        "fr": (
-            "[{ref}] {title}",
-            "Bonjour {name},\n\nNous avons bien reçu votre demande et ouvert le ticket {ref} : "
-            "« {title} ».\nRépondez à ce message pour la compléter ; gardez {ref} dans l'objet."
-            "\n\n— {desk}\n",
-        ),
-    },
-    "reply": {
-        "en": ("Re: [{ref}] {title}", "{body}\n\n— {author}, {desk}\n"),
-        "fr": ("Re: [{ref}] {title}", "{body}\n\n— {author}, {desk}\n"),
-    },
-    "resolved": {
-        "en": (
-            "[{ref}] Resolved: {title}",
-            "Hello {name},\n\nTicket {ref} is resolved:\n\n{body}\n\nIf the problem is still "
-            "there, reply to this mail and the ticket will be reopened.\n\n— {desk}\n",
-        ),
-        "fr": (
-            "[{ref}] Résolu : {title}",
-            "Bonjour {name},\n\nLe ticket {ref} est résolu :\n\n{body}\n\nSi le problème "
-            "persiste, répondez à ce message et le ticket sera rouvert.\n\n— {desk}\n",
-        ),
-    },
-}
-_NEWLINES = re.compile(r"[\r\n\x00]+")
+__all__ = [
+    "LOCALES",
+    "desk_address",
+    "one_line",
+    "our_addresses",
+    "queue_mail",
+    "queue_notice",
+    "ticket_link",
+]
 
-
-def one_line(text: str, limit: int = 250) -> str:
-    """A header-safe value: no CR, LF or NUL can reach a header (no header injection)."""
-    return _NEWLINES.sub(" ", text).strip()[:limit]
+#: How much of a stored message is read to tell whether it was automatic (its header block).
+_HEAD_BYTES = 64 * 1024
 
 
 def desk_address(ticket: Ticket) -> str:
+    """The address the desk's mail comes from: its active mailbox, else the desk's address,
+    else ``COMPTOIR_DEFAULT_FROM``."""
     mailbox = Mailbox.objects.filter(desk_id=ticket.desk_id, is_active=True).first()
     if mailbox is not None:
         return mailbox.address
@@ -100,9 +94,68 @@ def thread_of(ticket: Ticket) -> tuple[str, list[str]]:
     return (chain[-1] if chain else ""), chain
 
 
-def _locale_of(user) -> str:
+def locale_of(user) -> str:
     locale = (getattr(user, "locale", "") or "en")[:2]
     return locale if locale in LOCALES else "en"
+
+
+def _read_head(relative: str) -> bytes:
+    """The header block of a stored message ("" when the file is gone or out of the spool)."""
+    root = spool.spool_root().resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents:
+        return b""
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(_HEAD_BYTES)
+    except OSError:
+        return b""
+    for blank in (b"\r\n\r\n", b"\n\n"):
+        end = data.find(blank)
+        if end >= 0:
+            return data[: end + len(blank)]
+    return data + b"\r\n\r\n"
+
+
+def wrote_automatically(ticket: Ticket, email: str) -> bool:
+    """Whether the latest mail ``email`` sent about ``ticket`` was automatic (an auto-reply, a
+    mailing list, a robot): automatic mail from us does not answer such a sender."""
+    latest = (
+        InboundMessage.objects.filter(
+            ticket=ticket, sender__iexact=email, status=InboundStatus.PROCESSED
+        )
+        .order_by("-id")
+        .values_list("spool_path", flat=True)
+        .first()
+    )
+    if not latest:
+        return False
+    head = _read_head(latest)
+    if not head.strip():
+        return False
+    try:
+        return parse_message(head).is_auto
+    except (MessageTooLarge, UnreadableMessage):
+        return False
+
+
+def compose(
+    *, ticket: Ticket, kind: str, user, values: Mapping[str, Any], templates=None
+) -> tuple[str, str]:
+    """(subject, body) of the mail ``kind`` about ``ticket`` to ``user``, in their language."""
+    email = (getattr(user, "email", "") or "").lower()
+    fields = {
+        "ref": ticket.ref,
+        "title": ticket.title,
+        "desk": ticket.desk.name,
+        "name": getattr(user, "name", email),
+        "link": ticket_link(ticket.ref, staff=kind == MailKind.NOTIFICATION),
+        **values,
+    }
+    locale = locale_of(user)
+    own = desk_templates(ticket.desk_id, kind) if templates is None else templates
+    subject, body = render_mail(kind, locale, fields, own.get(locale))
+    return one_line(subject), body
 
 
 def queue_mail(
@@ -111,7 +164,7 @@ def queue_mail(
     kind: str,
     recipients: Iterable,
     key: str,
-    values: dict[str, str],
+    values: Mapping[str, Any],
     automatic: str = "",
     thread: tuple[str, list[str]] | None = None,
     ours: set[str] | None = None,
@@ -120,30 +173,28 @@ def queue_mail(
 
     ``automatic`` is the Auto-Submitted value ("auto-replied", "auto-generated") or "" for a
     person's own words. ``thread`` (In-Reply-To, References) answers a given message; by default
-    the mail follows the ticket's conversation. Bouncing addresses and our own are skipped.
+    the mail follows the ticket's conversation. Bouncing addresses and our own are skipped, and
+    automatic mail skips a recipient whose latest mail on the ticket was automatic.
     """
+    recipients = list(recipients)
     sender = desk_address(ticket)
     ours = our_addresses() if ours is None else ours
     bouncing = set(
         BouncingAddress.objects.filter(
-            email__in=[getattr(r, "email", "").lower() for r in recipients]
+            email__in=[(getattr(r, "email", "") or "").lower() for r in recipients]
         ).values_list("email", flat=True)
     )
     in_reply_to, references = thread if thread and thread[0] else thread_of(ticket)
     references = [r for r in references if r][-20:]
+    own = desk_templates(ticket.desk_id, kind)
     rows = []
     for user in recipients:
         email = (getattr(user, "email", "") or "").lower()
         if not email or email in ours or email in bouncing:
             continue
-        subject, body = TEMPLATES[kind][_locale_of(user)]
-        fields = {
-            "ref": ticket.ref,
-            "title": ticket.title,
-            "desk": ticket.desk.name,
-            "name": getattr(user, "name", email),
-            **values,
-        }
+        if automatic and wrote_automatically(ticket, email):
+            continue
+        subject, body = compose(ticket=ticket, kind=kind, user=user, values=values, templates=own)
         rows.append(
             OutboundMessage(
                 ticket=ticket,
@@ -152,8 +203,8 @@ def queue_mail(
                 from_address=formataddr((one_line(ticket.desk.name, 80), sender)),
                 reply_to=reply_address(sender, ticket.ref),
                 to=[email],
-                subject=one_line(subject.format(**fields)),
-                body=body.format(**fields),
+                subject=subject,
+                body=body,
                 message_id=new_message_id(ticket.ref, sender),
                 in_reply_to=in_reply_to,
                 references=" ".join(references),
@@ -161,6 +212,11 @@ def queue_mail(
                 next_attempt_at=timezone.now(),
             )
         )
+    return _write(rows)
+
+
+def _write(rows: list[OutboundMessage]) -> list[OutboundMessage]:
+    """Insert the rows (a key written before is left as it was) and send them after commit."""
     if not rows:
         return []
     made = OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True)
@@ -173,6 +229,58 @@ def queue_mail(
         )
     )
     return made
+
+
+def queue_notice(notification_id: int) -> OutboundMessage | None:
+    """Write the mail of an agent's notice, in the current transaction, unless its recipient
+    turned notices by mail off (or cannot be written to). Returns the row, or None."""
+    notice = (
+        Notification.objects.select_related("recipient", "ticket__desk")
+        .filter(pk=notification_id)
+        .first()
+    )
+    if notice is None:
+        return None
+    user = notice.recipient
+    email = (user.email or "").lower()
+    if not user.is_active or not user.mail_notifications or not email:
+        return None
+    boxes = list(Mailbox.objects.values_list("address", "desk_id", "is_active"))
+    ours = {address.lower() for address, _, _ in boxes} | {settings.DEFAULT_FROM_EMAIL.lower()}
+    if email in ours or BouncingAddress.objects.filter(email=email).exists():
+        return None
+    ticket = notice.ticket
+    values = {"notice": notice.title, "details": notice.body}
+    if ticket is not None:
+        subject, body = compose(ticket=ticket, kind=MailKind.NOTIFICATION, user=user, values=values)
+        if ticket.ref not in subject:
+            subject = one_line(f"{ticket.ref}: {subject}")
+        desk_boxes = sorted(
+            a for a, desk_id, active in boxes if desk_id == ticket.desk_id and active
+        )
+        sender = desk_boxes[0] if desk_boxes else ticket.desk.email or settings.DEFAULT_FROM_EMAIL
+        desk_name, ref = ticket.desk.name, ticket.ref
+    else:
+        fields = {"name": user.name, "desk": "Comptoir", **values}
+        subject, body = render_mail(MailKind.NOTIFICATION, locale_of(user), fields)
+        subject = one_line(subject)
+        sender, desk_name, ref = settings.DEFAULT_FROM_EMAIL, "Comptoir", "notice"
+    row = OutboundMessage(
+        ticket=None,  # out of the ticket's conversation: see the module's docstring
+        kind=MailKind.NOTIFICATION,
+        key=f"notice:{notice.pk}",
+        from_address=formataddr((one_line(desk_name, 80), sender)),
+        reply_to="",
+        to=[email],
+        subject=subject,
+        body=body,
+        message_id=new_message_id(ref, sender),
+        auto_submitted="auto-generated",
+        next_attempt_at=timezone.now(),
+    )
+    made = _write([row])
+    mark_delivered([notice.pk])
+    return made[0] if made else None
 
 
 def valid_address(value: str) -> bool:

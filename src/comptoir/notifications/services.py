@@ -1,4 +1,6 @@
-"""Writing and reading notices. ``notify`` is called inside the transaction of the change."""
+"""Writing and reading notices. ``notify`` is called inside the transaction of the change, and
+announces each new notice (``NotificationCreated``) there, so that the mail channel writes its
+mail in the same transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from django.utils import timezone
 
 from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
+from comptoir.core.events import publish
+from comptoir.notifications.events import NotificationCreated
 from comptoir.notifications.models import Notification
 from comptoir.notifications.selectors import notifications_of
 
@@ -46,9 +50,32 @@ def notify(
         for user_id in ids
         if user_id not in known
     ]
+    if not rows:
+        return 0
     # The unique (recipient, key) constraint settles a race the read above could not see.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    written = Notification.objects.filter(
+        recipient_id__in=[row.recipient_id for row in rows], key=key
+    ).values_list("pk", "recipient_id")
+    for notification_id, recipient_id in written:
+        # A notice another writer won the race for may be announced twice: what listens
+        # (mail) writes once per notice.
+        publish(
+            NotificationCreated(
+                notification_id=notification_id,
+                recipient_id=recipient_id,
+                kind=kind,
+                ticket_id=getattr(ticket, "pk", ticket),
+            )
+        )
     return len(rows)
+
+
+def mark_delivered(ids: Iterable[int]) -> int:
+    """Stamp notices as handed to another channel (their mail is in the outbox)."""
+    return Notification.objects.filter(pk__in=list(ids), delivered_at__isnull=True).update(
+        delivered_at=timezone.now()
+    )
 
 
 @transaction.atomic

@@ -1,6 +1,8 @@
-"""``comptoir mail ingest|process|retry|send|poll``: the mail channel from the command line.
+"""``comptoir mail ingest|process|retry|send|poll|test``: the mail channel from the command line.
 
-``poll`` polls the IMAP mailboxes now (the worker does every minute).
+``poll`` polls the IMAP mailboxes now (the worker does every minute). ``test`` logs in to their
+IMAP servers (renewing an OAuth2 access token if need be) and takes no message; it exits 1 when a
+mailbox could not be reached.
 
 ``ingest`` reads one message on standard input, for an MTA pipe (Postfix ``pipe``, Exim
 ``pipe``, procmail): it exits 0 once the message is stored (whatever became of it, which the
@@ -20,14 +22,16 @@ EX_TEMPFAIL = 75
 
 
 class Command(BaseCommand):
-    help = "Mail: 'ingest' one message from stdin, 'process' stored ones, 'retry' failed ones, 'send' due mail, 'poll' IMAP mailboxes."
+    help = "Mail: 'ingest' one message from stdin, 'process' stored ones, 'retry' failed ones, 'send' due mail, 'poll' IMAP mailboxes, 'test' their connection."
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["ingest", "process", "retry", "send", "poll"])
+        parser.add_argument(
+            "action", choices=["ingest", "process", "retry", "send", "poll", "test"]
+        )
         parser.add_argument(
             "--mailbox",
             help="ingest: the address it was sent to (else: found from the recipients); "
-            "poll: only this mailbox",
+            "poll, test: only this mailbox",
         )
         parser.add_argument("--id", type=int, help="retry: only this message")
 
@@ -55,20 +59,38 @@ class Command(BaseCommand):
             )
         elif action == "poll":
             self._poll(mailbox)
+        elif action == "test":
+            self._test(mailbox)
         else:
             from comptoir.mail.delivery import deliver
 
             self.stdout.write(f"{deliver()} sent.")
 
-    def _poll(self, address: str | None) -> None:
-        from comptoir.mail.imap import poll_locked
-
+    def _imap_boxes(self, address: str | None):
         boxes = Mailbox.objects.filter(is_active=True).exclude(imap_host="").order_by("address")
         if address:
             boxes = boxes.filter(address__iexact=address.strip())
             if not boxes.exists():
                 raise CommandError(f"No active mailbox {address} with an IMAP server.")
-        for box in boxes:
+        return boxes
+
+    def _test(self, address: str | None) -> None:
+        from comptoir.core.actor import Actor, Channel
+        from comptoir.mail.imap import check_connection
+
+        actor = Actor.system("command line", Channel.SYSTEM)
+        failed = 0
+        for box in self._imap_boxes(address):
+            check = check_connection(actor=actor, mailbox=box)
+            failed += not check.ok
+            self.stdout.write(f"{box.address}: {'ok' if check.ok else 'FAILED'}. {check.message}")
+        if failed:
+            raise CommandError(f"{failed} mailbox(es) could not be reached.", returncode=1)
+
+    def _poll(self, address: str | None) -> None:
+        from comptoir.mail.imap import poll_locked
+
+        for box in self._imap_boxes(address):
             taken = poll_locked(box)
             if taken is None:
                 self.stdout.write(f"{box.address}: being polled by the worker right now.")
