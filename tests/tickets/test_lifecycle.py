@@ -288,3 +288,21 @@ def test_transition_with_a_comment_adds_the_reply_after_the_status_change(world)
     kinds = list(ticket.events.order_by("created_at", "id").values_list("kind", flat=True))
     assert kinds == [EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.COMMENTED]
     assert ticket.comments.get().body == "Which floor?"
+
+
+@pytest.mark.parametrize(("kind", "action"), [("incident", "cancel"), ("change", "reject")])
+def test_a_change_that_closes_the_ticket_still_carries_its_words(world, kind, action):
+    agent = Actor.for_user(world.admin)
+    ticket = new_ticket(world, kind)
+    if action == "reject":
+        services.transition_ticket(actor=agent, ticket=ticket, action="submit")
+    services.transition_ticket(
+        actor=agent, ticket=ticket, action=action, reason="Out of scope", comment="Sorry: see why."
+    )
+    ticket.refresh_from_db()
+    assert ticket.status_category == "closed"
+    assert ticket.comments.get().body == "Sorry: see why."
+    # A reply of its own, afterwards, is refused as before: reopen first.
+    with pytest.raises(DomainError) as refused:
+        services.add_comment(actor=agent, ticket=ticket, body="One more thing")
+    assert refused.value.code == ErrorCode.INVALID_TRANSITION

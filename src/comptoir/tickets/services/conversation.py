@@ -37,8 +37,14 @@ from comptoir.tickets.services.transitions import transition_ticket
 
 
 @transaction.atomic
-def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True) -> Comment:
-    """A public reply (the requester sees it) or an internal note (staff only)."""
+def add_comment(
+    *, actor: Actor, ticket: Ticket, body: str, public: bool = True, with_change: bool = False
+) -> Comment:
+    """A public reply (the requester sees it) or an internal note (staff only).
+
+    ``with_change``: the words that come with a status change just made in this transaction
+    (``transition_ticket(comment=…)``); a change that closed the ticket still carries them.
+    """
     if not perms.can_comment(actor, ticket, public=public):
         raise PermissionDenied(
             "Only the desk's staff write internal notes." if not public else "You may not reply."
@@ -49,7 +55,7 @@ def add_comment(*, actor: Actor, ticket: Ticket, body: str, public: bool = True)
             f"This ticket was merged into {ticket.merged_into.ref if ticket.merged_into else 'another'}; reply there.",
             {"merged_into": ticket.merged_into.ref if ticket.merged_into else None},
         )
-    if public and ticket.status_category == StatusCategory.CLOSED:
+    if public and ticket.status_category == StatusCategory.CLOSED and not with_change:
         raise DomainError(
             ErrorCode.INVALID_TRANSITION,
             f"{ticket.ref} is {ticket.status}: reopen it, or open a new ticket.",

@@ -132,7 +132,7 @@ def transition_ticket(
     if comment and comment.strip():
         from comptoir.tickets.services.conversation import add_comment
 
-        add_comment(actor=actor, ticket=ticket, body=comment, public=True)
+        add_comment(actor=actor, ticket=ticket, body=comment, public=True, with_change=True)
     return ticket
 
 
