@@ -7,15 +7,19 @@ Usage: python3 dev.py COMMAND [ARGS...]
   test [pytest args]   set up .venv, run the test suite
   lint                 ruff, lint-imports, migrations and OpenAPI up to date
   lock                 regenerate constraints.txt from .venv
+  screenshots          PNGs of the main pages from the demo data, into docs/screenshots/
 """
 
 import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -155,7 +159,121 @@ def cmd_lock(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"start": cmd_start, "test": cmd_test, "lint": cmd_lint, "lock": cmd_lock}
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 740}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cmd_screenshots(args: list[str]) -> int:
+    """Load the demo into a throwaway data folder, serve it, and photograph the main pages."""
+    ensure_venv()
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"{CHROMIUM} is missing (on Debian/Ubuntu: apt install chromium).")
+    data = tempfile.mkdtemp(prefix="comptoir-screenshots-")
+    env = environment(data)
+    env["COMPTOIR_DATA_DIR"] = data  # never the developer's own data
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    env["COMPTOIR_EMAIL_BACKEND"] = "console"
+    server = None
+    try:
+        say(f"Loading the demo data into {data}…")
+        if run(BIN / "comptoir", "demo", env=env) != 0:
+            return 1
+        port = free_port()
+        say(f"Serving it on port {port}…")
+        server = subprocess.Popen(  # noqa: S603
+            [str(BIN / "comptoir"), "serve", "--port", str(port), "--workers", "1", "--no-worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            sys.exit("The server did not start.")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return run(PYTHON, Path(__file__).resolve(), "_shoot", base, env=env)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def cmd_shoot(args: list[str]) -> int:
+    """Inside .venv: drive Chromium over the served demo and write the PNGs."""
+    from playwright.sync_api import sync_playwright
+
+    base = args[0]
+    agent, requester, password = "agent@comptoir.example", "alice@comptoir.example", "comptoir-demo"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            options = {"base_url": base, "viewport": viewport, "locale": "en-GB"}
+            if size == "phone":
+                options.update(is_mobile=True, has_touch=True, device_scale_factor=1)
+
+            def shot(page, name: str, size: str = size) -> None:
+                path = SCREENSHOTS / f"{name}-{size}.png"
+                page.screenshot(path=str(path))
+                say(f"{path.relative_to(ROOT)} ({path.stat().st_size // 1024} KB)")
+
+            def signed_in(email: str, options: dict = options):
+                context = browser.new_context(**options)
+                page = context.new_page()
+                page.goto("/login/")
+                page.locator("#id_username").fill(email)
+                page.locator("#id_password").fill(password)
+                page.locator("form button[type=submit]").click()
+                page.wait_for_load_state()
+                return context, page
+
+            context = browser.new_context(**options)
+            page = context.new_page()
+            page.goto("/login/")
+            shot(page, "sign-in")
+            context.close()
+
+            context, page = signed_in(agent)
+            page.goto("/desk/?queue=open")
+            shot(page, "workspace-queue")
+            page.locator("#ticket-list a[href^='/desk/t/']").first.click()
+            page.wait_for_load_state()
+            shot(page, "ticket")
+            context.close()
+
+            context, page = signed_in(requester)
+            page.goto("/portal/")
+            shot(page, "portal-list")
+            page.goto("/portal/new/")
+            shot(page, "portal-new-request")
+            context.close()
+        browser.close()
+    return 0
+
+
+COMMANDS = {
+    "start": cmd_start,
+    "test": cmd_test,
+    "lint": cmd_lint,
+    "lock": cmd_lock,
+    "screenshots": cmd_screenshots,
+    "_shoot": cmd_shoot,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     REOPEN_WINDOW_EXPIRED = "reopen_window_expired"
     OPEN_CHILDREN = "open_children"
+    NOT_RESOLVED = "not_resolved"
+    ALREADY_RATED = "already_rated"
     PRIORITY_REASON_REQUIRED = "priority_reason_required"
     CUSTOM_FIELD_INVALID = "custom_field_invalid"
     LINK_INVALID = "link_invalid"
@@ -46,6 +48,8 @@ STATUS_FOR_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.REOPEN_WINDOW_EXPIRED: 409,
     ErrorCode.OPEN_CHILDREN: 409,
+    ErrorCode.NOT_RESOLVED: 409,
+    ErrorCode.ALREADY_RATED: 409,
     ErrorCode.MERGE_INVALID: 409,
     ErrorCode.ATTACHMENT_TOO_LARGE: 413,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,

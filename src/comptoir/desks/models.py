@@ -61,6 +61,14 @@ class Desk(models.Model):
         help_text=_("Business hours of the desk; none means around the clock."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    signin_links = models.BooleanField(
+        _("sign-in links by mail"),
+        default=False,
+        help_text=_(
+            "Requesters this desk serves may ask for a one-time sign-in link by mail instead "
+            "of typing a password. Agents always sign in with their password."
+        ),
+    )
     last_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_http_methods
 
 from comptoir.core.web import (
     clear_signin_failures,
@@ -60,6 +62,11 @@ class SignInView(auth_views.LoginView):
     template_name = "core/auth/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from comptoir.portal.signin_links import offered
+
+        return {**super().get_context_data(**kwargs), "signin_links": offered()}
+
 
 class QueuedPasswordResetForm(PasswordResetForm):
     """Hands the address to the worker, which sends the mail if an active account has it."""
@@ -90,3 +97,62 @@ def start(request: HttpRequest) -> HttpResponse:
     if is_agent(actor_for(request)):
         return redirect("workspace:queue")
     return redirect("portal:tickets")
+
+
+# --- sign-in links by mail -------------------------------------------------------------------
+
+
+class SignInLinkForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def ask_signin_link(request: HttpRequest) -> HttpResponse:
+    """Ask for a sign-in link: the same answer whether or not the address may have one."""
+    from comptoir.portal.tasks import send_signin_link_task
+
+    form = SignInLinkForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        ip = client_address(request)
+        if signin_blocked(email, ip):
+            form.add_error(None, SignInForm.error_messages["throttled"])
+            status = 429
+        else:
+            record_signin_failure(email, ip)  # every request counts, so nobody floods a mailbox
+            send_signin_link_task(email)
+            return redirect("portal:signin_link_sent")
+    elif request.method == "POST":
+        status = 422
+    return render(request, "portal/auth/signin_link_ask.html", {"form": form}, status=status)
+
+
+@require_GET
+def signin_link_sent(request: HttpRequest) -> HttpResponse:
+    from comptoir.portal.signin_links import LINK_MINUTES
+
+    return render(request, "portal/auth/signin_link_sent.html", {"minutes": LINK_MINUTES})
+
+
+@require_http_methods(["GET", "POST"])
+def signin_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the mail: a button signs in (a GET spends nothing, so mail scanners that
+    open links do not use it up)."""
+    from comptoir.portal.signin_links import check_token, use_token
+
+    ip = client_address(request)
+    if request.method == "GET":
+        if check_token(token) is None:
+            return render(request, "portal/auth/signin_link_invalid.html", status=400)
+        return render(request, "portal/auth/signin_link_use.html")
+    user = None if signin_blocked("", ip) else use_token(token)
+    if user is None:
+        record_signin_failure("", ip)
+        return render(request, "portal/auth/signin_link_invalid.html", status=400)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("start")

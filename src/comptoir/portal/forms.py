@@ -7,7 +7,7 @@ from typing import cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from comptoir.tickets.services import MAX_BODY, MAX_TITLE
+from comptoir.tickets.services import MAX_BODY, MAX_RATING_COMMENT, MAX_TITLE
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -74,3 +74,20 @@ class ActionForm(forms.Form):
     """The words some lifecycle actions take (a resolution, a reason to reopen)."""
 
     text = forms.CharField(label=_("Why?"), max_length=MAX_BODY, required=False)
+
+
+class RatingForm(forms.Form):
+    """Satisfied or not with a resolution, and optionally why."""
+
+    satisfied = forms.TypedChoiceField(
+        label=_("Are you satisfied with how this was solved?"),
+        choices=[("yes", _("Yes, satisfied")), ("no", _("No, not satisfied"))],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Anything to add?"),
+        max_length=MAX_RATING_COMMENT,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

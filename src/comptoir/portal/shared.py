@@ -51,6 +51,8 @@ _ERROR_TEXT = {
     ),
     ErrorCode.PERMISSION_DENIED: gettext_lazy("You may not do this."),
     ErrorCode.NOT_FOUND: gettext_lazy("This was not found."),
+    ErrorCode.NOT_RESOLVED: gettext_lazy("A request is rated once it is resolved."),
+    ErrorCode.ALREADY_RATED: gettext_lazy("This resolution is already rated."),
 }
 
 
@@ -89,6 +91,8 @@ class Entry:
     files: list[Attachment] = field(default_factory=list)
     text: str = ""
     file: Attachment | None = None
+    #: Words the person typed along with a change (a rating's comment), shown as plain text.
+    quote: str = ""
 
     @property
     def is_note(self) -> bool:
@@ -150,6 +154,10 @@ def describe(event: TicketEvent, ticket: Ticket) -> str:
         return _("merged it into %(ref)s") % {
             "ref": after.get("into") or after.get("target") or "?"
         }
+    if kind == EventKind.RATED:
+        if after.get("satisfied"):
+            return _("rated the resolution: satisfied")
+        return _("rated the resolution: not satisfied")
     if kind == EventKind.WATCHER_ADDED:
         return _("added %(who)s as a watcher") % {"who": after.get("watcher", "?")}
     if kind == EventKind.WATCHER_REMOVED:
@@ -196,7 +204,8 @@ def timeline(actor: Actor, ticket: Ticket, *, internal: bool) -> list[Entry]:
                 )
             )
             continue
-        entries.append(Entry("change", event, text=describe(event, ticket)))
+        quote = str((event.after or {}).get("comment") or "") if event.kind == "rated" else ""
+        entries.append(Entry("change", event, text=describe(event, ticket), quote=quote))
     return entries
 
 

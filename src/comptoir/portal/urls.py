@@ -1,6 +1,6 @@
 from django.urls import path
 
-from comptoir.portal import views
+from comptoir.portal import auth, views
 
 app_name = "portal"
 
@@ -10,5 +10,9 @@ urlpatterns = [
     path("t/<str:ref>/", views.ticket, name="ticket"),
     path("t/<str:ref>/reply", views.reply, name="reply"),
     path("t/<str:ref>/do/<slug:action>", views.action, name="action"),
+    path("t/<str:ref>/rate", views.rate, name="rate"),
     path("t/<str:ref>/files/<int:attachment_id>", views.attachment, name="attachment"),
+    path("sign-in-link/", auth.ask_signin_link, name="signin_link_ask"),
+    path("sign-in-link/sent/", auth.signin_link_sent, name="signin_link_sent"),
+    path("sign-in-link/<str:token>/", auth.signin_link, name="signin_link"),
 ]

@@ -27,10 +27,11 @@ from comptoir.desks.selectors import (
     resolve_category,
     resolve_desk,
 )
-from comptoir.portal.forms import ActionForm, NewTicketForm, ReplyForm
+from comptoir.portal.forms import ActionForm, NewTicketForm, RatingForm, ReplyForm
 from comptoir.portal.shared import actions_for, actor_for, download, error_text, timeline
 from comptoir.tickets import selectors, services
 from comptoir.tickets.models import Ticket
+from comptoir.tickets.permissions import can_rate
 
 PAGE_SIZE = 25
 #: What a requester's buttons say: the lifecycle's words are the agents'.
@@ -144,8 +145,10 @@ def _detail(
     ticket: Ticket,
     *,
     form: ReplyForm | None = None,
+    rating_form: RatingForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    rating = selectors.current_rating_of(ticket) if services.can_be_rated(ticket) else None
     return render(
         request,
         "portal/ticket.html",
@@ -158,6 +161,10 @@ def _detail(
                 for t in actions_for(actor, ticket, requester_only=True)
             ],
             "can_reply": ticket.is_live or ticket.status_category == "resolved",
+            "rating": rating,
+            "rating_form": (rating_form or RatingForm())
+            if rating is None and services.can_be_rated(ticket) and can_rate(actor, ticket)
+            else None,
             "max_mb": settings.COMPTOIR_MAX_ATTACHMENT_SIZE // (1024 * 1024),
         },
         status=status,
@@ -232,3 +239,27 @@ def attachment(request: HttpRequest, ref: str, attachment_id: int) -> HttpRespon
     if not found.public:
         raise Http404(_("No such file."))
     return download(found)
+
+
+@require_POST
+@login_required
+def rate(request: HttpRequest, ref: str) -> HttpResponse:
+    """The requester rates the resolution: satisfied or not, with an optional comment."""
+    actor = _actor(request)
+    form = RatingForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, actor, _ticket(actor, ref), rating_form=form, status=422)
+    try:
+        with transaction.atomic():
+            current = _ticket(actor, ref, for_update=True)
+            services.rate_ticket(
+                actor=actor,
+                ticket=current,
+                satisfied=form.cleaned_data["satisfied"],
+                comment=form.cleaned_data["comment"],
+            )
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
+        return redirect("portal:ticket", ref=ref)
+    messages.success(request, _("Thank you: your rating was recorded."))
+    return redirect("portal:ticket", ref=current.ref)

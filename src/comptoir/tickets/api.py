@@ -35,6 +35,8 @@ from comptoir.tickets.schemas import (
     Kind,
     LinkIn,
     MergeIn,
+    RatingIn,
+    RatingOut,
     Sort,
     TicketDetailOut,
     TicketIn,
@@ -44,6 +46,7 @@ from comptoir.tickets.schemas import (
     comment_out,
     event_out,
     new_ticket_out,
+    rating_out,
     ticket_detail_out,
     ticket_out,
 )
@@ -421,6 +424,21 @@ def merge(request: HttpRequest, ref: str, payload: MergeIn):
         target = _ticket_by_ref(actor, payload.into, "into")
         survivor = services.merge_tickets(actor=actor, source=source, target=target)
     return _detail(actor, survivor.ref)
+
+
+@router.post(
+    "/{ref}/rating",
+    response={201: RatingOut, **ERRORS},
+    summary="Rate the resolution (the requester, once per resolution)",
+)
+def rate(request: HttpRequest, ref: str, payload: RatingIn):
+    actor = actor_of(request)
+    with transaction.atomic():
+        ticket = selectors.get_ticket_for(actor, ref, for_update=True)
+        rating = services.rate_ticket(
+            actor=actor, ticket=ticket, satisfied=payload.satisfied, comment=payload.comment
+        )
+    return Status(201, rating_out(rating))
 
 
 @router.post(

@@ -56,3 +56,8 @@ class TicketCommented(TicketEventBase):
 class TicketMerged(TicketEventBase):
     into_ticket_id: int = 0
     into_ref: str = ""
+
+
+@dataclass(frozen=True)
+class TicketRated(TicketEventBase):
+    satisfied: bool = True

@@ -246,6 +246,7 @@ class EventKind(models.TextChoices):
     SLA_BREACHED = "sla_breached", _("SLA target breached")
     ESCALATED = "escalated", _("Escalated")
     ROUTED = "routed", _("Routed")
+    RATED = "rated", _("Rated")
 
 
 class TicketEvent(models.Model):
@@ -272,3 +273,32 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind}"
+
+
+class Rating(models.Model):
+    """The requester's word on one resolution: satisfied or not, and why if they say.
+
+    One per resolution (``resolved_at`` names it): a reopened ticket resolved again may be
+    rated again, and the latest rating counts.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ratings")
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    satisfied = models.BooleanField()
+    comment = models.TextField(blank=True)
+    resolved_at = models.DateTimeField()
+    channel = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "resolved_at"], name="rating_one_per_resolution"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {'satisfied' if self.satisfied else 'not satisfied'}"

@@ -88,3 +88,8 @@ def can_merge(actor: Actor, ticket: Ticket) -> bool:
 
 def can_attach(actor: Actor, ticket: Ticket, *, public: bool) -> bool:
     return can_comment(actor, ticket, public=public)
+
+
+def can_rate(actor: Actor, ticket: Ticket) -> bool:
+    """Only the requester rates the resolution of their ticket."""
+    return is_requester_of(actor, ticket)

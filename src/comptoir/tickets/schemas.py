@@ -14,7 +14,7 @@ from comptoir.core.api import user_ref
 from comptoir.tickets import permissions as perms
 from comptoir.tickets import selectors
 from comptoir.tickets.lifecycle import TRANSITION_ACTIONS, TicketKind, lifecycle_for
-from comptoir.tickets.models import Attachment, Comment, Ticket, TicketEvent
+from comptoir.tickets.models import Attachment, Comment, Rating, Ticket, TicketEvent
 
 Kind = StrEnum("Kind", {k: k for k in TicketKind.values})  # type: ignore[misc]
 Action = StrEnum("Action", {a: a for a in TRANSITION_ACTIONS})  # type: ignore[misc]
@@ -143,6 +143,19 @@ class CommentIn(Schema):
     public: bool = True
 
 
+class RatingIn(Schema):
+    satisfied: bool = Field(description="true: the resolution satisfied the requester.")
+    comment: str = Field("", max_length=2000, description="Optional, plain text.")
+
+
+class RatingOut(BaseModel):
+    satisfied: bool
+    comment: str
+    rated_by: PersonRef | None
+    resolved_at: datetime = Field(description="The resolution this rating is about.")
+    created_at: datetime
+
+
 class AttachmentOut(BaseModel):
     id: int
     filename: str
@@ -214,6 +227,9 @@ class TicketDetailOut(TicketOut):
     watchers: list[PersonRef]
     children: list[LinkOut]
     links: list[LinkOut]
+    rating: RatingOut | None = Field(
+        None, description="The requester's latest satisfaction rating, the one that counts."
+    )
 
 
 class TicketPage(BaseModel):
@@ -301,7 +317,7 @@ def ticket_out(actor: Actor, ticket: Ticket, *, tags: list[str] | None = None) -
 def new_ticket_out(actor: Actor, ticket: Ticket, tags: list[str]) -> dict[str, Any]:
     """The answer to a creation: a new ticket has no watcher, child nor link to look up."""
     data = ticket_out(actor, ticket, tags=tags)
-    data.update(watchers=[], children=[], links=[])
+    data.update(watchers=[], children=[], links=[], rating=None)
     return data
 
 
@@ -336,7 +352,19 @@ def ticket_detail_out(actor: Actor, ticket: Ticket) -> dict[str, Any]:
                 }
             )
     data["links"] = links
+    rating = selectors.rating_of(ticket)
+    data["rating"] = rating_out(rating) if rating is not None else None
     return data
+
+
+def rating_out(rating: Rating) -> dict[str, Any]:
+    return {
+        "satisfied": rating.satisfied,
+        "comment": rating.comment,
+        "rated_by": user_ref(rating.rater),
+        "resolved_at": rating.resolved_at,
+        "created_at": rating.created_at,
+    }
 
 
 def comment_out(comment: Comment, ref: str, *, show_internal_files: bool) -> dict[str, Any]:

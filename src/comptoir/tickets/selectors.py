@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
 from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
-from comptoir.tickets.models import Attachment, Comment, Ticket, TicketEvent
+from comptoir.tickets.models import Attachment, Comment, Rating, Ticket, TicketEvent
 
 
 def tickets_visible_to(actor: Actor) -> QuerySet[Ticket]:
@@ -198,3 +198,41 @@ def filter_tickets(
     if filters.get("sort") == "due":
         tickets = tickets.filter(sla_due_at__isnull=False)
     return tickets
+
+
+def rating_of(ticket: Ticket) -> Rating | None:
+    """The ticket's latest satisfaction rating (the one that counts), if it has one.
+
+    Whoever may see the ticket may read it; the caller has fetched the ticket through
+    ``get_ticket_for``.
+    """
+    return ticket.ratings.select_related("rater").order_by("-created_at", "-id").first()
+
+
+def current_rating_of(ticket: Ticket) -> Rating | None:
+    """The rating of the ticket's current resolution, or ``None`` when it awaits one."""
+    if ticket.resolved_at is None:
+        return None
+    return ticket.ratings.filter(resolved_at=ticket.resolved_at).first()
+
+
+def ticket_pulse_for(actor: Actor, ref: str) -> tuple[Ticket, int]:
+    """The ticket ``ref`` (its identity and who may see it, nothing more) and the id of its last
+    timeline event, in one query on the unique reference and the (ticket, id) index.
+
+    A page that follows a ticket live asks this every few seconds; missing and forbidden raise
+    the same NotFound as ``get_ticket_for``.
+    """
+    from django.db.models import Subquery
+
+    last = TicketEvent.objects.filter(ticket_id=OuterRef("pk")).order_by("-id").values("id")[:1]
+    found = list(
+        Ticket.objects.filter(ref=normalise_ref(ref))
+        .only("id", "ref", "desk_id", "requester_id", "organisation_id")
+        .annotate(last_event_id=Subquery(last))
+        .order_by()[:1]
+    )
+    ticket = found[0] if found else None
+    if ticket is None or not can_see_ticket(actor, ticket):
+        raise NotFound("ticket", {"ref": ref})
+    return ticket, int(ticket.last_event_id or 0)

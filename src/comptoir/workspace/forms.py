@@ -1,15 +1,22 @@
-"""The workspace's forms: list filters and the composer."""
+"""The workspace's forms: list filters, the composer, bulk actions and phone calls."""
 
 from __future__ import annotations
 
-from typing import cast
+import re
+from datetime import datetime, time, timedelta
+from typing import Any, cast
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from comptoir.accounts.models import User
+from comptoir.accounts.roles import STAFF_ROLES
+from comptoir.core.actor import Actor
 from comptoir.desks.priority import Priority
+from comptoir.desks.selectors import teams_visible_to
 from comptoir.portal.forms import files_field
-from comptoir.tickets.services import MAX_BODY
+from comptoir.tickets.services import MAX_BODY, MAX_TITLE
 
 QUEUE_CHOICES = [
     ("mine", _("Mine")),
@@ -31,6 +38,32 @@ STATE_CHOICES = [
     ("pending", _("Pending")),
 ]
 
+#: How long ago open tickets were opened (the dashboard's bands, and a filter of the list).
+AGE_BANDS = [
+    ("", _("Any age")),
+    ("day", _("Under a day")),
+    ("week", _("1 to 7 days")),
+    ("month", _("8 to 30 days")),
+    ("older", _("Over 30 days")),
+]
+DUE_CHOICES = [("", _("Any due time")), ("today", _("Due by the end of today"))]
+_BAND_DAYS = {"day": (1, None), "week": (7, 1), "month": (30, 7), "older": (None, 30)}
+
+
+def age_bounds(band: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """(opened after, opened before) for an age band; ``None`` where the band is open-ended."""
+    newest, oldest = _BAND_DAYS[band]
+    return (
+        now - timedelta(days=newest) if newest is not None else None,
+        now - timedelta(days=oldest) if oldest is not None else None,
+    )
+
+
+def end_of_today() -> datetime:
+    """Midnight ending today, in the reader's time zone."""
+    today = timezone.localdate()
+    return timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+
 
 class ListFilters(forms.Form):
     """The list's query string; anything unexpected falls back to the default."""
@@ -46,6 +79,11 @@ class ListFilters(forms.Form):
         required=False,
     )
     desk = forms.ChoiceField(label=_("Desk"), required=False)
+    age = forms.ChoiceField(label=_("Age"), choices=AGE_BANDS, required=False)
+    due = forms.ChoiceField(label=_("SLA due"), choices=DUE_CHOICES, required=False)
+    team = forms.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput
+    )
     cursor = forms.CharField(required=False, max_length=400)
 
     def __init__(self, *args, desks, **kwargs):
@@ -69,3 +107,145 @@ class CommentForm(forms.Form):
         widget=forms.RadioSelect,
     )
     uploads = files_field()
+
+
+#: What the list's bulk bar can do to the chosen tickets.
+BULK_ACTIONS = [
+    ("assign_me", _("Assign to me")),
+    ("assign_agent", _("Assign to an agent")),
+    ("assign_team", _("Assign to a team")),
+    ("priority", _("Change the priority")),
+    ("resolve", _("Resolve")),
+    ("merge", _("Merge into one ticket")),
+]
+#: A reference as the desks write them (IT-000042); anything else is refused before any read.
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$"
+
+
+class BulkForm(forms.Form):
+    """The chosen tickets of one page and what to do to all of them."""
+
+    tickets = forms.MultipleChoiceField(required=True)
+    action = forms.ChoiceField(choices=BULK_ACTIONS)
+    agent = forms.ChoiceField(label=_("Agent"), required=False)
+    team = forms.ChoiceField(label=_("Team"), required=False)
+    priority = forms.TypedChoiceField(
+        label=_("Priority"),
+        choices=[("", _("Choose a priority")), *Priority.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    reason = forms.CharField(label=_("Reason for the override"), max_length=500, required=False)
+    resolution = forms.CharField(
+        label=_("Resolution"), max_length=MAX_BODY, required=False, widget=forms.Textarea
+    )
+    into = forms.CharField(label=_("Merge into (reference)"), max_length=24, required=False)
+
+    def __init__(self, *args, agents, teams, page_size: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.page_size = page_size
+        cast(forms.ChoiceField, self.fields["agent"]).choices = [("", _("Choose an agent"))] + [
+            (str(a.pk), a.name) for a in agents
+        ]
+        cast(forms.ChoiceField, self.fields["team"]).choices = [("", _("Choose a team"))] + [
+            (str(t.pk), f"{t.name} ({t.desk.name})") for t in teams
+        ]
+        # References are free text the page sent: check their shape, never trust their number.
+        refs = self.data.getlist("tickets") if hasattr(self.data, "getlist") else []
+        cast(forms.MultipleChoiceField, self.fields["tickets"]).choices = [
+            (r, r) for r in refs if isinstance(r, str) and re.match(REF_PATTERN, r)
+        ]
+        self.fields["tickets"].error_messages["required"] = _("Choose at least one ticket.")
+
+    def clean_tickets(self) -> list[str]:
+        refs = list(dict.fromkeys(r.strip().upper() for r in self.cleaned_data["tickets"]))
+        if len(refs) > self.page_size:
+            raise forms.ValidationError(
+                _("Choose at most %(count)d tickets at once.") % {"count": self.page_size}
+            )
+        return refs
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        needs = {
+            "assign_agent": ("agent", _("Choose the agent.")),
+            "assign_team": ("team", _("Choose the team.")),
+            "priority": ("priority", _("Choose the priority.")),
+            "resolve": ("resolution", _("Say how the tickets were resolved.")),
+            "merge": ("into", _("Give the reference of the ticket to merge into.")),
+        }
+        action = data.get("action")
+        if action in needs:
+            name, message = needs[action]
+            if not str(data.get(name) or "").strip():
+                self.add_error(name, message)
+        if action == "priority" and not str(data.get("reason") or "").strip():
+            self.add_error("reason", _("Overriding the priority needs a reason."))
+        if action == "merge" and data.get("into") and not re.match(REF_PATTERN, data["into"]):
+            self.add_error("into", _("This is not a ticket reference."))
+        return data
+
+
+def agents_of(desk_ids: list[int]) -> list[User]:
+    """The active people holding a staff role on one of these desks, by name."""
+    people = User.objects.filter(
+        is_active=True, memberships__desk_id__in=desk_ids, memberships__role__in=STAFF_ROLES
+    ).distinct()
+    return sorted(people, key=lambda u: u.name.lower())
+
+
+def bulk_form(actor: Actor, desks: list, page_size: int, data: Any = None) -> BulkForm:
+    """The bulk bar's form for the agent's desks (their agents and teams to assign to)."""
+    desk_ids = [d.pk for d in desks]
+    return BulkForm(
+        data,
+        agents=agents_of(desk_ids),
+        teams=teams_visible_to(actor).filter(desk_id__in=desk_ids).order_by("desk__name", "name"),
+        page_size=page_size,
+    )
+
+
+class CallForm(forms.Form):
+    """A phone call logged as a ticket: who called, where it goes, and what they said."""
+
+    caller = forms.TypedChoiceField(label=_("Caller"), coerce=int, empty_value=None)
+    desk = forms.ChoiceField(label=_("Desk"))
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=[
+            ("incident", _("Something does not work")),
+            ("service_request", _("They need something")),
+        ],
+        initial="incident",
+        widget=forms.RadioSelect,
+    )
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    title = forms.CharField(label=_("Title"), max_length=MAX_TITLE)
+    notes = forms.CharField(
+        label=_("Notes of the call"),
+        max_length=MAX_BODY,
+        required=False,
+        widget=forms.Textarea,
+        help_text=_("What the caller said and what you tried. Markdown is welcome."),
+    )
+
+    def __init__(self, *args, desks, categories, callers, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["desk"]).choices = [(d.slug, d.name) for d in desks]
+        cast(forms.ChoiceField, self.fields["category"]).choices = [("", _("— None —"))] + [
+            (str(c.pk), f"{c.desk.name} › {c.path}") for c in categories
+        ]
+        cast(forms.ChoiceField, self.fields["caller"]).choices = [
+            (str(p.pk), p.name) for p in callers
+        ]
+        self.fields["caller"].error_messages["required"] = _(
+            "Find the caller and choose them in the list."
+        )
+        self.fields["caller"].error_messages["invalid_choice"] = _(
+            "Find the caller and choose them in the list."
+        )
+
+
+class PreviewForm(forms.Form):
+    body = forms.CharField(max_length=MAX_BODY, required=False)

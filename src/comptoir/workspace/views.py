@@ -22,17 +22,27 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
+from comptoir.accounts.permissions import is_manager_on, is_staff_on, staff_desk_ids
 from comptoir.core.actor import Actor
 from comptoir.core.errors import DomainError, ErrorCode, NotFound
 from comptoir.core.pagination import SortKey, page
+from comptoir.core.text import render_markdown
 from comptoir.desks.selectors import desks_visible_to, teams_visible_to
 from comptoir.portal.shared import actions_for, actor_for, download, error_text, is_agent, timeline
 from comptoir.tickets import selectors, services
 from comptoir.tickets.lifecycle import StatusCategory
 from comptoir.tickets.models import Ticket
 from comptoir.tickets.permissions import can_assign
-from comptoir.workspace.forms import QUEUE_CHOICES, CommentForm, ListFilters
+from comptoir.workspace.forms import (
+    QUEUE_CHOICES,
+    CommentForm,
+    ListFilters,
+    PreviewForm,
+    age_bounds,
+    bulk_form,
+    end_of_today,
+)
+from comptoir.workspace.presence import live_context
 
 PAGE_SIZE = 50
 #: "Breaching soon": a running SLA target falls due within this many hours.
@@ -88,6 +98,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     }
     if values.get("priority"):
         query["priority"] = [values["priority"]]
+    if values.get("team"):
+        query["team_id"] = values["team"]
+    if values.get("age"):
+        query["created_after"], query["created_before"] = age_bounds(values["age"], timezone.now())
+    if values.get("due") == "today":
+        query["due_before"] = end_of_today()
     if queue_name == "mine":
         query["assignee_id"] = request.user.pk
     elif queue_name == "team":
@@ -121,6 +137,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         "queues": QUEUE_CHOICES,
         "params": params.urlencode(),
         "breaching_hours": BREACHING_HOURS,
+        "bulk": bulk_form(actor, desks, PAGE_SIZE),
+        "here": request.get_full_path(),
+        "is_manager": any(is_manager_on(actor, d.pk) for d in desks),
     }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "ticket-list":
         return render(request, "workspace/partials/_ticket_list.html", context)
@@ -144,10 +163,12 @@ def _detail(
     status: int = 200,
 ) -> HttpResponse:
     actions = actions_for(actor, ticket)
+    _head, last_event_id = selectors.ticket_pulse_for(actor, ticket.ref)
     return render(
         request,
         "workspace/ticket.html",
         {
+            **live_context(request, ticket, last_event_id),
             "ticket": ticket,
             "entries": timeline(actor, ticket, internal=True),
             "form": form or CommentForm(),
@@ -261,3 +282,17 @@ def attachment(request: HttpRequest, ref: str, attachment_id: int) -> HttpRespon
         return download(selectors.get_attachment_for(actor, current, attachment_id))
     except NotFound as exc:
         raise Http404(_("No such file.")) from exc
+
+
+@require_POST
+@agent_required
+def preview(request: HttpRequest) -> HttpResponse:
+    """The composer's text as it will read once sent, by the renderer the services use."""
+    form = PreviewForm(request.POST)
+    too_long = not form.is_valid()
+    body = "" if too_long else form.cleaned_data["body"]
+    return render(
+        request,
+        "workspace/partials/_preview.html",
+        {"html": render_markdown(body), "too_long": too_long, "empty": not body.strip()},
+    )

@@ -17,6 +17,7 @@ from comptoir.tickets.services.creation import create_ticket
 from comptoir.tickets.services.fields import update_ticket
 from comptoir.tickets.services.links import link_tickets, merge_tickets, unlink_tickets
 from comptoir.tickets.services.maintenance import prune_orphan_files
+from comptoir.tickets.services.rating import MAX_RATING_COMMENT, can_be_rated, rate_ticket
 from comptoir.tickets.services.timeline import append_event, set_sla_summary
 from comptoir.tickets.services.transitions import (
     assign_ticket,
@@ -29,6 +30,7 @@ from comptoir.tickets.services.transitions import (
 
 __all__ = [
     "MAX_BODY",
+    "MAX_RATING_COMMENT",
     "MAX_TAGS",
     "MAX_TITLE",
     "Upload",
@@ -36,6 +38,7 @@ __all__ = [
     "add_attachments",
     "add_comment",
     "append_event",
+    "can_be_rated",
     "assign_ticket",
     "cancel_ticket",
     "clean_tags",
@@ -45,6 +48,7 @@ __all__ = [
     "link_tickets",
     "merge_tickets",
     "prune_orphan_files",
+    "rate_ticket",
     "reopen_ticket",
     "resolve_ticket",
     "set_sla_summary",
