@@ -8,8 +8,12 @@ case it is named after.
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
+import hashlib
 import os
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -780,3 +784,183 @@ def test_html_to_text_never_shows_script_content_even_when_malformed():
     assert html_to_text(html) == "ok"
     assert html_to_text("<SCRIPT type='text/javascript'>steal()</SCRIPT >after") == "after"
     assert html_to_text("<svg><script>steal()</script><title>t</title></svg>shown") == "shown"
+
+
+# --------------------------------------------------------------------------------------------
+# Large attachments: set apart from the bytes the parser reads, decoded when read
+
+
+def with_attachment(encoded: bytes, *, eol: bytes = b"\n", after: bytes = b"") -> bytes:
+    """A mail with a short text and one PDF attachment whose base64 lines are ``encoded``."""
+    raw = (
+        b"From: a@example.com\nSubject: report\nMessage-ID: <r1@example.com>\n"
+        b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+        b"--b\nContent-Type: text/plain\n\nThe report is attached.\n"
+        b"--b\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n"
+        b"Content-Disposition: attachment; filename=report.pdf\n\n" + encoded + after + b"--b--\n"
+    )
+    return raw.replace(b"\n", eol)
+
+
+def standard_library_reads(raw: bytes) -> list[bytes]:
+    """What the standard library decodes from each leaf part that is an attachment."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return [
+        part.get_payload(decode=True)
+        for part in message.walk()
+        if not part.is_multipart() and part.get_filename()
+    ]
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("size", [4096, 65_537, 3 * 1024 * 1024 + 1])
+def test_a_large_attachment_comes_out_byte_for_byte_however_it_is_read(eol, size):
+    data = os.urandom(size)
+    message = parse_message(with_attachment(base64.encodebytes(data), eol=eol))
+
+    assert message.text == "The report is attached."
+    (report,) = message.attachments
+    assert (report.filename, report.content_type) == ("report.pdf", "application/pdf")
+    assert report.size == size
+    assert report.data == data
+    assert b"".join(report.chunks()) == data
+    stream = report.open()
+    pieces = []
+    while piece := stream.read(4093):
+        pieces.append(piece)
+    assert b"".join(pieces) == data
+    stream.seek(0)
+    assert stream.read(10) == data[:10]
+    stream.seek(size - 3)
+    assert stream.read() == data[-3:]
+
+
+def test_a_large_attachment_is_not_held_in_memory_while_the_message_is_read():
+    data = os.urandom(6 * 1024 * 1024)
+    raw = with_attachment(base64.encodebytes(data), eol=b"\r\n")
+    digest = hashlib.sha256()
+
+    tracemalloc.start()
+    try:
+        message = parse_message(raw)
+        (report,) = message.attachments
+        for chunk in report.chunks():
+            digest.update(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert digest.digest() == hashlib.sha256(data).digest()
+    # The standard library alone would hold about eight times the message.
+    assert peak < len(raw) // 10
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda lines: lines[:40] + [b"!!!!" + lines[40][4:]] + lines[41:],
+        lambda lines: lines[:-1] + [lines[-1][:-1]],
+        lambda lines: lines[:10] + [b"QQ=="] + lines[10:],
+        lambda lines: [line + b" " for line in lines],
+        lambda lines: lines[:5] + [b"-- not a boundary"] + lines[5:],
+    ],
+    ids=["foreign-characters", "truncated", "padding-inside", "trailing-spaces", "dash-line"],
+)
+def test_broken_base64_in_a_large_attachment_reads_as_the_standard_library_reads_it(damage):
+    lines = base64.encodebytes(os.urandom(30_001)).splitlines()
+    raw = with_attachment(b"\n".join(damage(lines)) + b"\n")
+
+    message = parse_message(raw)
+
+    assert message.text == "The report is attached."
+    assert [a.data for a in message.attachments] == standard_library_reads(raw)
+    assert any("broken base64" in defect for defect in message.defects)
+
+
+def test_a_forwarded_message_keeps_its_large_attachment_byte_for_byte():
+    data = os.urandom(200_000)
+    inner = with_attachment(base64.encodebytes(data), eol=b"\r\n").replace(
+        b"Subject: report", b"Subject: Scan"
+    )
+    raw = (
+        b"From: b@example.com\r\nSubject: Fwd: Scan\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=outer\r\n\r\n"
+        b"--outer\r\nContent-Type: text/plain\r\n\r\nSee the attached mail.\r\n"
+        b"--outer\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"--outer--\r\n"
+    )
+
+    message = parse_message(raw)
+
+    (forwarded,) = message.attachments
+    assert forwarded.filename == "Scan.eml"
+    standard = email.message_from_bytes(raw, policy=email.policy.default)
+    inner_message = standard.get_payload(1).get_payload(0)
+    policy = email.policy.default.clone(refold_source="none")
+    assert forwarded.data == inner_message.as_bytes(policy=policy)
+    assert forwarded.size == len(forwarded.data)
+    assert [a.data for a in parse_message(forwarded.data).attachments] == [data]
+    assert "The report is attached." in message.full_text
+
+
+def test_a_message_quoting_the_placeholder_text_is_read_as_it_came():
+    data = os.urandom(50_000)
+    raw = with_attachment(base64.encodebytes(data)).replace(
+        b"The report is attached.", b"Odd words: ComptoirBodySetApart0Q and ComptoirBodySetApart"
+    )
+
+    message = parse_message(raw)
+
+    assert message.text == "Odd words: ComptoirBodySetApart0Q and ComptoirBodySetApart"
+    assert [a.data for a in message.attachments] == [data]
+
+
+def test_a_large_html_body_in_base64_is_read_as_text():
+    html = "<p>" + "Écran noir après la mise à jour. " * 800 + "</p>"
+    raw = (
+        b"From: a@example.com\nSubject: html\nMIME-Version: 1.0\n"
+        b"Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+        + base64.encodebytes(html.encode())
+    )
+
+    message = parse_message(raw)
+
+    assert message.html == html
+    assert message.text.startswith("Écran noir après la mise à jour.")
+    assert message.attachments == ()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=40_000), min_size=1, max_size=3),
+    eol=st.sampled_from([b"\n", b"\r\n"]),
+    width=st.sampled_from([76, 64, 4, 1000]),
+    forwarded=st.booleans(),
+)
+def test_attachments_read_as_the_standard_library_reads_them(sizes, eol, width, forwarded):
+    parts = []
+    for index, size in enumerate(sizes):
+        encoded = base64.b64encode(os.urandom(size))
+        lines = b"\n".join(encoded[i : i + width] for i in range(0, len(encoded), width))
+        parts.append(
+            b"--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n"
+            b"Content-Disposition: attachment; filename=f%d.bin\n\n" % index + lines + b"\n"
+        )
+    body = b"Content-Type: multipart/mixed; boundary=b\n\n" + b"".join(parts) + b"--b--\n"
+    if forwarded:
+        body = (
+            b"Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: message/rfc822\n\n"
+            b"From: c@example.com\nSubject: inner\nMIME-Version: 1.0\n" + body + b"--o--\n"
+        )
+    raw = (b"From: a@example.com\nSubject: files\nMIME-Version: 1.0\n" + body).replace(b"\n", eol)
+
+    message = parse_message(raw)
+
+    if forwarded:
+        (eml,) = message.attachments
+        inner = email.message_from_bytes(raw, policy=email.policy.default).get_payload(0)
+        policy = email.policy.default.clone(refold_source="none")
+        assert eml.data == inner.get_payload(0).as_bytes(policy=policy)
+    else:
+        assert [a.data for a in message.attachments if a.data] == [
+            data for data in standard_library_reads(raw) if data
+        ]

@@ -6,6 +6,13 @@ walk stops after :data:`MAX_PARTS` parts, every header value comes out on one li
 is decoded whatever charset was (or was not) declared, and what was odd is noted in
 ``defects`` instead of raised. The HTML body is returned raw: whoever shows it sanitises it
 (``comptoir.core.text.sanitize_html``).
+
+Large attachments are not held in memory twice over. A base64 body of a few kilobytes or more
+is set apart from the bytes before the standard library parser sees them: the parser reads the
+message's structure with a short placeholder in its place, and the attachment is decoded from
+the original bytes only when it is read (:meth:`ParsedAttachment.open`), a chunk at a time. The
+placeholder is used only when the parser's reading of the structure is provably the same as it
+would have been with the body in place; otherwise the whole message is parsed as it is.
 """
 
 from __future__ import annotations
@@ -13,12 +20,16 @@ from __future__ import annotations
 import binascii
 import codecs
 import email
+import email.headerregistry
 import email.policy
 import email.utils
 import importlib
+import io
 import mimetypes
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesParser
@@ -39,7 +50,57 @@ _MAX_FORWARD_DEPTH = 8
 
 FORWARDED_MARKER = "---------- Forwarded message ----------"
 
-_POLICY = email.policy.default
+
+class _Registry(email.headerregistry.HeaderRegistry):
+    """The standard header classes, each made once (the standard registry makes a new class on
+    every lookup)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(key)
+        return made
+
+
+class _RememberingPolicy(email.policy.EmailPolicy):
+    """``email.policy.default``, remembering the header values it parsed while one message is
+    read.
+
+    The standard library parses a structured header (``Content-Type``...) again on every read,
+    and reads the same ones many times per part: a parse is a pure function of the name and the
+    raw value, so the result is kept until ``parse_message`` returns.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        table = _PARSED_HEADERS.get()
+        if (
+            table is None
+            or not isinstance(value, str)
+            or hasattr(value, "name")
+            or len(value) > _PARSED_HEADER_LENGTH
+        ):
+            return super().header_fetch_parse(name, value)
+        key = (name, value)
+        parsed = table.get(key)
+        if parsed is None:
+            parsed = super().header_fetch_parse(name, value)
+            if len(table) < _PARSED_HEADERS_LIMIT:
+                table[key] = parsed
+        return parsed
+
+
+#: The header values parsed so far while reading the current message.
+_PARSED_HEADERS: ContextVar[dict[tuple[str, str], str] | None] = ContextVar(
+    "parsed_headers", default=None
+)
+_PARSED_HEADERS_LIMIT = 1000  # values kept per message
+_PARSED_HEADER_LENGTH = 1000  # longer values are parsed each time, not kept
+_POLICY = _RememberingPolicy(header_factory=_Registry())
 # Re-serialising a forwarded message keeps its header lines as they came.
 _SERIALISE_POLICY = email.policy.default.clone(refold_source="none")
 
@@ -90,13 +151,191 @@ class Address:
     name: str
 
 
+# --------------------------------------------------------------------------------------------
+# Attachment bodies, read when needed
+
+# Encoded bytes decoded at a time: what a large attachment costs in memory while it is read.
+_CHUNK = 64 * 1024
+
+
+class _Body:
+    """The bytes of an attachment, to be read whole (:meth:`read`) or as a stream (:meth:`open`)."""
+
+    size: int
+
+    def chunks(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def open(self) -> io.RawIOBase:
+        return _ChunkReader(self.chunks, self.size)
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+
+class _InMemory(_Body):
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.data:
+            yield self.data
+
+    def open(self) -> io.RawIOBase:
+        return io.BytesIO(self.data)  # type: ignore[return-value]
+
+    def read(self) -> bytes:
+        return self.data
+
+
+class _Base64Span(_Body):
+    """A base64 body inside the message's bytes, checked canonical when parsed, decoded a chunk
+    at a time when read."""
+
+    def __init__(self, source: bytes, start: int, end: int, size: int) -> None:
+        self.source, self.start, self.end, self.size = source, start, end, size
+
+    def chunks(self) -> Iterator[bytes]:
+        carry = b""
+        position = self.start
+        while position < self.end:
+            stop = min(position + _CHUNK, self.end)
+            piece = carry + self.source[position:stop].translate(None, b"\r\n")
+            position = stop
+            usable = len(piece) - len(piece) % 4 if position < self.end else len(piece)
+            carry = piece[usable:]
+            if usable:
+                decoded = binascii.a2b_base64(piece[:usable])
+                if decoded:
+                    yield decoded
+
+
+class _SourceLines(_Body):
+    """A span of the message's bytes as the serialiser writes it: every line ending as LF."""
+
+    def __init__(self, source: bytes, start: int, end: int) -> None:
+        self.source, self.start, self.end = source, start, end
+        self.size = (end - start) - source.count(b"\r\n", start, end)
+
+    def chunks(self) -> Iterator[bytes]:
+        position = self.start
+        while position < self.end:
+            stop = min(position + _CHUNK, self.end)
+            if stop < self.end and self.source[stop - 1] == 0x0D:
+                stop -= 1  # keep a CR with the LF that may follow it
+            if stop == position:
+                stop += 1
+            piece = self.source[position:stop].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            position = stop
+            if piece:
+                yield piece
+
+
+class _Spliced(_Body):
+    """Pieces one after the other: a forwarded message serialised, its large bodies put back."""
+
+    def __init__(self, pieces: list[_Body]) -> None:
+        self.pieces = pieces
+        self.size = sum(piece.size for piece in pieces)
+
+    def chunks(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            yield from piece.chunks()
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only, seekable file over chunks made again from the start on a rewind."""
+
+    def __init__(self, make: Callable[[], Iterator[bytes]], size: int) -> None:
+        super().__init__()
+        self._make = make
+        self._size = size
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self._chunks = self._make()
+        self._buffer = memoryview(b"")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        target += offset
+        if target < 0:
+            raise ValueError("negative seek position")
+        if target < self._position:
+            self._rewind()
+        while self._position < target and self._fill():
+            step = min(target - self._position, len(self._buffer))
+            self._buffer = self._buffer[step:]
+            self._position += step
+        return self._position
+
+    def _fill(self) -> bool:
+        """Something in the buffer, unless the body is read to its end."""
+        while not self._buffer:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return False
+            self._buffer = memoryview(chunk)
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        target = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(target) and self._fill():
+            step = min(len(target) - filled, len(self._buffer))
+            target[filled : filled + step] = self._buffer[:step]
+            self._buffer = self._buffer[step:]
+            filled += step
+        self._position += filled
+        return filled
+
+    def readall(self) -> bytes:
+        pieces = [bytes(self._buffer)] if self._buffer else []
+        self._buffer = memoryview(b"")
+        pieces.extend(self._chunks)
+        data = b"".join(pieces)
+        self._position += len(data)
+        return data
+
+
 @dataclass(frozen=True)
 class ParsedAttachment:
+    """A file of the message. Its bytes are read with :meth:`open` (a stream, as large files
+    should be) or :attr:`data` (all of them at once)."""
+
     filename: str
     content_type: str
-    data: bytes = field(repr=False)
+    body: _Body = field(repr=False, compare=False)
     content_id: str | None
     inline: bool
+
+    @property
+    def size(self) -> int:
+        """The size of the file, in bytes (known without reading it)."""
+        return self.body.size
+
+    @property
+    def data(self) -> bytes:
+        return self.body.read()
+
+    def open(self) -> io.RawIOBase:
+        """The file's bytes as a read-only, seekable stream, decoded as it is read."""
+        return self.body.open()
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file's bytes, a piece at a time (decoded as they come, for a large file)."""
+        return self.body.chunks()
 
 
 @dataclass(frozen=True)
@@ -218,9 +457,12 @@ def _decode_bytes(data: bytes, charset: str | None, notes: _Notes, where: str) -
     return data.decode("latin-1", errors="replace")
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def _unescape_surrogates(value: str, notes: _Notes, where: str) -> str:
     """The parser keeps 8-bit header bytes as surrogate escapes: read them as text."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if value.isascii() or _SURROGATE.search(value) is None:
         return value
     raw = value.encode("utf-8", errors="surrogateescape")
     try:
@@ -441,6 +683,175 @@ def _cut_before_limits(data: bytes) -> tuple[bytes, str | None]:
 
 
 # --------------------------------------------------------------------------------------------
+# Large base64 bodies, set apart before the parser reads the structure
+
+# A base64 body of at least this many characters is set apart (smaller ones cost the parser
+# little, and their bytes are small).
+_SET_APART_CHARACTERS = 4096
+# What stands in for a set-apart body: letters and digits only, so the parser treats its line as
+# it treats a line of base64. A message that contains the text already gets another one.
+_PLACEHOLDER = b"ComptoirBodySetApart"
+# Bounds on the scan, so that a hostile message costs it little: the parts looked at (the parser
+# reads no more than MAX_PARTS), and the size of each part's header block.
+_MAX_PARTS_SCANNED = 2 * MAX_PARTS
+_MAX_PART_HEADER_BYTES = 8 * 1024
+_MAX_PART_HEADER_LINES = 50
+# A line the standard library parser takes as a header line (feedparser's own rule).
+_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/\r\n]")
+_BASE64_END = re.compile(rb"(={0,2})[\r\n]*")
+
+
+@dataclass
+class _SetApart:
+    """The message as the parser reads it, and the bodies set apart from it, by placeholder."""
+
+    skeleton: bytes
+    prefix: str = ""
+    spans: dict[str, _Base64Span] = field(default_factory=dict)
+
+
+def _part_header(data: bytes, start: int) -> tuple[dict[bytes, bytes], int] | None:
+    """The Content-Type and Content-Transfer-Encoding of the header block at ``start``, and
+    where its body begins; None when the block is not plainly one (no blank line soon, a line
+    that is not a header, a bare CR)."""
+    values: dict[bytes, bytes] = {}
+    name = b""
+    position = start
+    limit = min(len(data), start + _MAX_PART_HEADER_BYTES)
+    for _ in range(_MAX_PART_HEADER_LINES):
+        end = data.find(b"\n", position, limit)
+        if end == -1:
+            return None
+        line = data[position : end + 1]
+        position = end + 1
+        if line in (b"\n", b"\r\n"):
+            return values, position
+        if line.find(b"\r", 0, len(line) - 2) != -1 or not _HEADER_LINE.match(line):
+            return None
+        if line[0] in b" \t":
+            if name in values:
+                values[name] += line
+            continue
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name in (b"content-type", b"content-transfer-encoding") and name not in values:
+            values[name] = value
+        else:
+            name = b""
+    return None
+
+
+def _base64_body(data: bytes, start: int) -> tuple[int, int, int] | None:
+    """The body to set apart of the part whose header block begins at ``start``: (first byte,
+    end, decoded size), or None.
+
+    Only a leaf part that says it is base64, whose body is canonical base64 (the alphabet in
+    lines, padding at the very end, a whole number of quanta) and ends at the end of the data
+    or at a line that begins with ``--``: such a body holds no line the parser could take for
+    anything but base64, so setting it apart changes nothing of how the rest is read.
+    """
+    header = _part_header(data, start)
+    if header is None:
+        return None
+    values, body = header
+    encoding = b"".join(values.get(b"content-transfer-encoding", b"").split()).lower()
+    kind = b"".join(values.get(b"content-type", b"").split()).lower()
+    if encoding != b"base64" or not kind or kind.startswith((b"multipart", b"message")):
+        return None
+    # The run of alphabet and line ends, a chunk at a time; line ends counted on the way.
+    stop, line_ends = len(data), 0
+    position = body
+    while position < len(data):
+        chunk_end = min(position + _CHUNK, len(data))
+        rest = data[position:chunk_end].translate(None, _BASE64_ALPHABET)
+        if rest.translate(None, b"\r\n"):
+            found = _NOT_BASE64.search(data, position, chunk_end)
+            stop = found.start() if found else chunk_end
+            line_ends += data.count(b"\n", position, stop) + data.count(b"\r", position, stop)
+            break
+        line_ends += len(rest)
+        position = chunk_end
+    tail = _BASE64_END.match(data, stop)
+    padding = len(tail.group(1)) if tail else 0
+    after = tail.end() if tail else stop
+    if after < len(data) and not (
+        after > body and data[after - 1] in b"\r\n" and data.startswith(b"--", after)
+    ):
+        return None
+    end = stop + padding
+    while not padding and end > body and data[end - 1] in b"\r\n":
+        end -= 1
+        line_ends -= 1
+    characters = (end - body) - line_ends
+    if characters < _SET_APART_CHARACTERS or characters % 4:
+        return None
+    return body, end, characters // 4 * 3 - padding
+
+
+def _next_part(data: bytes, position: int) -> int | None:
+    """Where the header block after the next line beginning with ``--`` starts."""
+    dash = 0 if position == 0 and data.startswith(b"--") else data.find(b"\n--", position)
+    if dash == -1:
+        return None
+    end = data.find(b"\n", dash + 1)
+    return None if end == -1 else end + 1
+
+
+def _set_apart(data: bytes) -> _SetApart:
+    """The large base64 bodies of ``data`` replaced by placeholders (see the module's notes)."""
+    if len(data) < _SET_APART_CHARACTERS or _PLACEHOLDER in data:
+        return _SetApart(data)  # small, or quoting the placeholder: read as it is
+    prefix = _PLACEHOLDER
+    found = _SetApart(b"", prefix.decode("ascii"))
+    pieces: list[bytes] = []
+    kept = 0
+    part: int | None = 0
+    for _ in range(_MAX_PARTS_SCANNED):
+        if part is None:
+            break
+        body = _base64_body(data, part)
+        if body is not None:
+            start, end, size = body
+            token = prefix + b"%dQ" % len(found.spans)
+            pieces += [data[kept:start], token]
+            found.spans[token.decode("ascii")] = _Base64Span(data, start, end, size)
+            kept = part = end
+        part = _next_part(data, part)
+    if not found.spans:
+        return _SetApart(data)
+    pieces.append(data[kept:])
+    found.skeleton = b"".join(pieces)
+    return found
+
+
+def _set_apart_came_back(message: Message, apart: _SetApart, read: bytes) -> bool:
+    """Whether the parser read each placeholder still in the bytes it read (``read``: the
+    skeleton, maybe cut at the limits) as the whole body of a base64 leaf part, once: then it
+    read the structure as it would have with the bodies in place."""
+    expected = {token for token in apart.spans if token.encode("ascii") in read}
+    seen: set[str] = set()
+    try:
+        parts = list(message.walk())
+    except RecursionError:
+        return False
+    for part in parts:
+        if part.is_multipart():
+            continue
+        payload = part.get_payload()
+        if not isinstance(payload, str) or not payload.startswith(apart.prefix):
+            continue
+        token = payload.rstrip("\r\n")
+        if token not in expected or token in seen:
+            return False
+        if str(part.get("content-transfer-encoding", "")).lower() != "base64":
+            return False
+        seen.add(token)
+    return seen == expected
+
+
+# --------------------------------------------------------------------------------------------
 # The MIME walk
 
 
@@ -543,10 +954,42 @@ class _Collected:
 class _Walker:
     """One walk over a message and the messages forwarded inside it, sharing one part budget."""
 
-    def __init__(self, notes: _Notes) -> None:
+    def __init__(self, notes: _Notes, apart: _SetApart | None = None) -> None:
         self.notes = notes
         self.parts = 0
         self.stopped = False
+        self.apart = apart if apart is not None and apart.spans else None
+
+    def _body(self, part: Message) -> _Body:
+        """The part's decoded bytes: set apart before parsing, or decoded by the parser."""
+        if self.apart is not None:
+            payload = part.get_payload()
+            if isinstance(payload, str) and payload.startswith(self.apart.prefix):
+                span = self.apart.spans.get(payload.rstrip("\r\n"))
+                if span is not None:
+                    return span
+        return _InMemory(_payload_bytes(part, self.notes))
+
+    def _serialised(self, inner: Message) -> _Body:
+        """A forwarded message as a file: serialised, with its set-apart bodies put back as the
+        serialiser would have written them."""
+        data = inner.as_bytes(policy=_SERIALISE_POLICY)
+        if self.apart is None or self.apart.prefix.encode("ascii") not in data:
+            return _InMemory(data)
+        pieces: list[_Body] = []
+        kept = 0
+        pattern = re.compile(re.escape(self.apart.prefix.encode("ascii")) + rb"[0-9]+Q")
+        for match in pattern.finditer(data):
+            span = self.apart.spans.get(match.group(0).decode("ascii"))
+            if span is None:
+                continue
+            pieces += [
+                _InMemory(data[kept : match.start()]),
+                _SourceLines(span.source, span.start, span.end),
+            ]
+            kept = match.end()
+        pieces.append(_InMemory(data[kept:]))
+        return _Spliced(pieces)
 
     def collect(self, root: Message, depth: int = 0) -> _Collected:
         found = _Collected()
@@ -603,7 +1046,7 @@ class _Walker:
             else ""
         )
         content_id = _content_id(part, self.notes)
-        data = _payload_bytes(part, self.notes)
+        body = self._body(part)
         _note_defects(part, self.notes)
 
         if (
@@ -614,7 +1057,7 @@ class _Walker:
         ):
             return  # another rendering of the same body (AMP, Apple Watch...): nothing to keep
         if content_type in _TNEF_TYPES or filename.lower() == "winmail.dat":
-            if self._unpack_tnef(data, found):
+            if self._unpack_tnef(body.read(), found):
                 return
         elif (
             content_type in ("text/plain", "text/html")
@@ -623,7 +1066,7 @@ class _Walker:
         ):
             text = _clean_body(
                 _decode_bytes(
-                    data, part.get_content_charset(), self.notes, f"the {content_type} body"
+                    body.read(), part.get_content_charset(), self.notes, f"the {content_type} body"
                 )
             )
             if content_type == "text/html":
@@ -642,7 +1085,7 @@ class _Walker:
             ParsedAttachment(
                 filename=_attachment_name(filename, claimed),
                 content_type=claimed,
-                data=data,
+                body=body,
                 content_id=content_id,
                 inline=inline,
             )
@@ -652,16 +1095,17 @@ class _Walker:
         headers = _Headers(inner, self.notes)
         subject = headers.text("subject")
         name = f"{subject}.eml" if subject.strip(" .") else "forwarded-message.eml"
+        file: _Body
         try:
-            data = inner.as_bytes(policy=_SERIALISE_POLICY)
+            file = self._serialised(inner)
         except Exception:  # re-serialising a broken message can fail: keep its text at least
             self.notes.add("a forwarded message could not be kept as a file")
-            data = b""
+            file = _InMemory(b"")
         found.attachments.append(
             ParsedAttachment(
                 filename=_attachment_name(name, "message/rfc822"),
                 content_type="message/rfc822",
-                data=data,
+                body=file,
                 content_id=None,
                 inline=False,
             )
@@ -739,7 +1183,7 @@ def _tnef_attachment(item: object, notes: _Notes) -> ParsedAttachment | None:
     return ParsedAttachment(
         filename=_attachment_name(filename, content_type),
         content_type=content_type,
-        data=data,
+        body=_InMemory(data),
         content_id=None,
         inline=False,
     )
@@ -888,6 +1332,22 @@ def _looks_automatic(
 # The entry point
 
 
+_NOT_BLANK = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+
+
+def _parse(data: bytes, notes: _Notes) -> tuple[bytes, Message, bool]:
+    """The bytes as read (cut at the limits), the parsed message, and whether its body was
+    parsed (not when it nests past what the parser can follow)."""
+    data, limit_note = _cut_before_limits(data)
+    if limit_note:
+        notes.add(limit_note)
+    try:
+        return data, email.message_from_bytes(data, policy=_POLICY), True
+    except RecursionError:
+        notes.add(_TOO_DEEP)
+        return data, BytesParser(policy=_POLICY).parsebytes(data, headersonly=True), False
+
+
 def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMessage:
     """The bytes of one mail, read.
 
@@ -895,39 +1355,40 @@ def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMe
     :class:`UnreadableMessage` for empty input or input with no mail header. Anything else is
     read as well as it can be, what was odd going into ``defects``.
     """
+    reading = _PARSED_HEADERS.set({})
+    try:
+        return _parse_message(raw, max_bytes)
+    finally:
+        _PARSED_HEADERS.reset(reading)
+
+
+def _parse_message(raw: bytes, max_bytes: int) -> ParsedMessage:
     if len(raw) > max_bytes:
         raise MessageTooLarge(f"the message is {len(raw)} bytes, over the limit of {max_bytes}")
-    data = raw.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
-    if not data.strip():
+    data = raw
+    if data.startswith((b"\xef\xbb\xbf", b"\r", b"\n")):  # copied only then
+        data = data.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
+    if _NOT_BLANK.search(data) is None:
         raise UnreadableMessage("the message is empty")
+    apart = _set_apart(data)
     notes = _Notes()
-    data, limit_note = _cut_before_limits(data)
-    if limit_note:
-        notes.add(limit_note)
-    parsed_body = True
-    try:
-        message = email.message_from_bytes(data, policy=_POLICY)
-    except RecursionError:
-        notes.add(_TOO_DEEP)
-        message = BytesParser(policy=_POLICY).parsebytes(data, headersonly=True)
-        parsed_body = False
+    skeleton, message, parsed_body = _parse(apart.skeleton, notes)
+    if apart.spans and parsed_body and not _set_apart_came_back(message, apart, skeleton):
+        # The parser read the structure otherwise than the scan of the bytes did: read it all.
+        apart = _SetApart(data)
+        notes = _Notes()
+        _, message, parsed_body = _parse(data, notes)
 
     headers = _Headers(message, notes)
     if not headers.names() & _MAIL_HEADERS:
         raise UnreadableMessage("no mail header block")
     _note_defects(message, notes)
 
-    found = _Walker(notes).collect(message) if parsed_body else _Collected()
+    found = _Walker(notes, apart).collect(message) if parsed_body else _Collected()
     html = "\n".join(found.html)
     referenced = {unquote(cid) for cid in re.findall(r"cid:([^\s\"'<>)]+)", html, flags=re.I)}
     attachments = tuple(
-        ParsedAttachment(
-            filename=item.filename,
-            content_type=item.content_type,
-            data=item.data,
-            content_id=item.content_id,
-            inline=True,
-        )
+        replace(item, inline=True)
         if not item.inline and item.content_id and item.content_id in referenced
         else item
         for item in found.attachments

@@ -1,10 +1,15 @@
-"""The intake pipeline: store → record → parse → sort out → ticket or reply (one door for every
-way mail arrives: the MTA pipe, the inbound API, IMAP and the SMTP receiver).
+"""The intake pipeline: store → parse → record and sort out → ticket or reply (one door for
+every way mail arrives: the MTA pipe, the inbound API, IMAP and the SMTP receiver).
 
-``receive`` stores the raw bytes durably, then records the message under its idempotency key
-(mailbox + Message-ID, or the SHA-256 without one): a message seen twice is one row. ``process``
-does the rest in one transaction with the row's status, so a crash leaves the message
-"received", and processing it again (``process_pending``, every minute) creates it once.
+``receive`` stores the raw bytes durably (the spool, with ``fsync``) and parses them; then, in
+one transaction, it records the message under its idempotency key (mailbox + Message-ID, or the
+SHA-256 without one) and sorts it out: a message seen twice is one row, one ticket or reply.
+A crash before that commit leaves the message in the spool and nothing in the database: the
+door that brought it has not confirmed it (no ``250``, no IMAP flag, exit status 75 or 503), so
+its sender brings it again. When the database is busy or down, or the process is interrupted,
+the message is recorded "received" if the database still takes it, and the worker processes it
+once, a minute later (``process_pending``). A message that cannot be read, or whose processing
+fails, is kept as "failed" with the reason, until ``retry``.
 """
 
 from __future__ import annotations
@@ -12,15 +17,19 @@ from __future__ import annotations
 import io
 import logging
 import re
+import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.utils import timezone
 
+from comptoir.accounts.models import User
 from comptoir.accounts.permissions import is_manager_on
 from comptoir.accounts.services import contact_for
 from comptoir.core.actor import Actor, Channel
@@ -64,29 +73,64 @@ def _header_message_id(raw: bytes) -> str:
 
 
 def receive(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "pipe") -> InboundMessage:
-    """Store and record one message, then process it. Raises ``spool.StoreFailed`` (the sender
-    must try again) only when the message could not be kept; anything after that is recorded."""
+    """Store, parse and sort out one message; returns its row.
+
+    Raises ``spool.StoreFailed`` when the message could not be kept, and the database's error
+    when it could not be recorded: the sender must try again. Anything else is recorded (a
+    message that cannot be read, or whose processing failed, is kept and marked ``failed``).
+    """
     relative, digest = spool.store(raw)
     message_id = _header_message_id(raw)
-    key = f"{mailbox.pk if mailbox else 0}:" + (message_id or f"sha256:{digest}")
-    inbound, created = InboundMessage.objects.get_or_create(
-        key=key[:255],
-        defaults={
-            "mailbox": mailbox,
-            "message_id": message_id[:255],
-            "sha256": digest,
-            "spool_path": relative,
-            "size": len(raw),
-            "source": source,
-        },
+    key = (f"{mailbox.pk if mailbox else 0}:" + (message_id or f"sha256:{digest}"))[:255]
+    inbound = InboundMessage(
+        key=key,
+        mailbox=mailbox,
+        message_id=message_id[:255],
+        sha256=digest,
+        spool_path=relative,
+        size=len(raw),
+        source=source,
     )
-    if inbound.status == InboundStatus.RECEIVED:
-        return process(inbound, raw=raw)
-    return inbound
+    try:
+        parsed = parse_message(raw, max_bytes=settings.COMPTOIR_MAIL_MAX_BYTES)
+    except (MessageTooLarge, UnreadableMessage) as exc:
+        return _record(inbound, InboundStatus.FAILED, str(exc))
+    except Exception as exc:  # a message the parser trips on is kept for a later try
+        logger.exception("Mail %s could not be read", key)
+        return _record(inbound, InboundStatus.FAILED, f"{type(exc).__name__}: {exc}")
+    # Parsed before the transaction: on SQLite, the database's write lock is held only for the
+    # writes. A message received before is found by its key at the first insert.
+    try:
+        with transaction.atomic():
+            inbound.save(force_insert=True)  # first: a message brought in twice stops here
+            _settle(inbound, parsed)
+            inbound.save(update_fields=_OUTCOME_FIELDS)
+            _note_last_mail(inbound)
+        return inbound
+    except IntegrityError:
+        # Received before (a sender trying again, a message polled twice...), or meanwhile by
+        # another door: whatever was done here was rolled back, and the first one stands.
+        known = InboundMessage.objects.filter(key=key).first()
+        if known is not None:
+            return process(known, raw=raw) if known.status == InboundStatus.RECEIVED else known
+        logger.exception("Mail %s could not be processed", key)
+        return _record(inbound, InboundStatus.FAILED, "The database refused the changes.")
+    except OperationalError:
+        # The database is unavailable or busy: kept "received" (if it takes even that) for a
+        # later try, the sender's or the worker's, never "failed" for a passing cause.
+        _record_quietly(inbound)
+        raise
+    except Exception as exc:
+        logger.exception("Mail %s could not be processed", key)
+        return _record(inbound, InboundStatus.FAILED, f"{type(exc).__name__}: {exc}")
+    except BaseException:
+        _record_quietly(inbound)  # interrupted: the worker takes it from there
+        raise
 
 
 def process(inbound: InboundMessage, *, raw: bytes | None = None) -> InboundMessage:
-    """Turn a stored message into a ticket or a reply, once (``raw``: its bytes, if in hand)."""
+    """Turn a message recorded but not processed into a ticket or a reply, once (``raw``: its
+    bytes, if in hand)."""
     try:
         if raw is None:
             raw = spool.read(inbound.spool_path)
@@ -98,27 +142,106 @@ def process(inbound: InboundMessage, *, raw: bytes | None = None) -> InboundMess
             locked = InboundMessage.objects.select_for_update().get(pk=inbound.pk)
             if locked.status != InboundStatus.RECEIVED:
                 return locked  # done by someone else meanwhile
-            outcome = _sort_out(locked, parsed)
-            locked.status, locked.reason = outcome.status, outcome.reason
-            locked.ticket, locked.comment = outcome.ticket, outcome.comment
-            locked.sender = parsed.sender.email[:254]
-            locked.message_id = locked.message_id or parsed.message_id[:255]
-            locked.subject = parsed.subject[:300]
-            locked.processed_at = timezone.now()
-            locked.attempts += 1
-            locked.save()
-            if locked.mailbox_id:
-                Mailbox.objects.filter(pk=locked.mailbox_id).update(
-                    last_received_at=locked.processed_at
-                )
+            _settle(locked, parsed)
+            locked.save(update_fields=_OUTCOME_FIELDS)
+            _note_last_mail(locked)
             return locked
     except OperationalError:
-        # The database is unavailable or busy: the message stays "received" for a later try
-        # (the MTA's, or the worker's every minute), never "failed" for a passing cause.
-        raise
+        raise  # stays "received" for a later try
     except Exception as exc:
         logger.exception("Mail %s could not be processed", inbound.key)
         return _finish(inbound, InboundStatus.FAILED, f"{type(exc).__name__}: {exc}")
+
+
+_OUTCOME_FIELDS = (
+    "mailbox",
+    "status",
+    "reason",
+    "ticket",
+    "comment",
+    "sender",
+    "message_id",
+    "subject",
+    "processed_at",
+    "attempts",
+)
+
+
+def _settle(inbound: InboundMessage, parsed: ParsedMessage) -> None:
+    """Sort the message out and write the outcome on its row (not saved)."""
+    outcome = _sort_out(inbound, parsed)
+    inbound.status, inbound.reason = outcome.status, outcome.reason
+    inbound.ticket, inbound.comment = outcome.ticket, outcome.comment
+    inbound.sender = parsed.sender.email[:254]
+    inbound.message_id = inbound.message_id or parsed.message_id[:255]
+    inbound.subject = parsed.subject[:300]
+    inbound.processed_at = timezone.now()
+    inbound.attempts += 1
+
+
+def _note_last_mail(inbound: InboundMessage) -> None:
+    if inbound.mailbox_id:
+        _statement(
+            "UPDATE {mailbox} SET {last_received_at} = %s WHERE {mailbox_id} = %s",
+            [_when(inbound.processed_at), inbound.mailbox_id],
+        )
+
+
+# Three statements every message makes, written out: compiling them through the ORM costs
+# several times what running them does (as for ``core.lookups.any_row``).
+def _statement(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    """Run one statement naming the tables and columns below in braces; its first row, if it
+    returns rows."""
+    quote = connection.ops.quote_name
+
+    def column(model: type[models.Model], name: str) -> str:
+        return quote(str(getattr(model._meta.get_field(name), "column", name)))
+
+    names = {
+        "mailbox": quote(Mailbox._meta.db_table),
+        "last_received_at": column(Mailbox, "last_received_at"),
+        "mailbox_id": column(Mailbox, "id"),
+        "inbound": quote(InboundMessage._meta.db_table),
+        "sender": column(InboundMessage, "sender"),
+        "received_at": column(InboundMessage, "received_at"),
+        "bouncing": quote(BouncingAddress._meta.db_table),
+        "email": column(BouncingAddress, "email"),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(**names), params)
+        return cursor.fetchone() if cursor.description else None
+
+
+def _when(moment: datetime | None) -> Any:
+    """A time as the database takes it in a statement written out."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _record(inbound: InboundMessage, status: str, reason: str) -> InboundMessage:
+    """Record a message that was not (or not fully) processed; the row already there if the
+    message was received before."""
+    inbound.pk = None
+    inbound.status, inbound.reason = status, reason[:4000]
+    inbound.ticket = inbound.comment = None
+    if status != InboundStatus.RECEIVED:
+        inbound.processed_at = timezone.now()
+        inbound.attempts = 1
+    else:
+        inbound.processed_at, inbound.attempts = None, 0
+    try:
+        with transaction.atomic():
+            inbound.save(force_insert=True)
+    except IntegrityError:
+        return InboundMessage.objects.get(key=inbound.key)
+    return inbound
+
+
+def _record_quietly(inbound: InboundMessage) -> None:
+    """Record the message "received" if the database takes it; it is in the spool either way."""
+    try:
+        _record(inbound, InboundStatus.RECEIVED, "")
+    except Exception:
+        logger.warning("Mail %s is in the spool but could not be recorded", inbound.key)
 
 
 def _finish(inbound: InboundMessage, status: str, reason: str) -> InboundMessage:
@@ -133,7 +256,8 @@ def _finish(inbound: InboundMessage, status: str, reason: str) -> InboundMessage
 
 
 def process_pending(*, older_than: timedelta = timedelta(minutes=1), batch: int = 200) -> int:
-    """Process messages stored but left unprocessed (a crash between storing and processing)."""
+    """Process messages stored but left unprocessed (the database was busy, or the process was
+    interrupted)."""
     cutoff = timezone.now() - older_than
     ids = list(
         InboundMessage.objects.filter(status=InboundStatus.RECEIVED, received_at__lte=cutoff)
@@ -177,8 +301,14 @@ def _untagged(address: str) -> str:
 
 
 def _mailbox_for(inbound: InboundMessage, parsed: ParsedMessage) -> Mailbox | None:
+    """The mailbox with its desk, read once: the one given, or the first active one among the
+    recipients."""
     if inbound.mailbox_id:
-        return inbound.mailbox
+        if InboundMessage.mailbox.is_cached(inbound):
+            mailbox = inbound.mailbox
+            if mailbox is not None and Mailbox.desk.is_cached(mailbox):
+                return mailbox
+        return Mailbox.objects.select_related("desk").filter(pk=inbound.mailbox_id).first()
     recipients = [*parsed.delivered_to, *(a.email for a in (*parsed.to, *parsed.cc))]
     plain = {_untagged(r) for r in recipients if r}
     return Mailbox.objects.filter(address__in=plain, is_active=True).select_related("desk").first()
@@ -204,36 +334,58 @@ def _sort_out(inbound: InboundMessage, parsed: ParsedMessage) -> Outcome:
             InboundStatus.IGNORED, "The message claims to come from one of our addresses."
         )
     hour_ago = timezone.now() - timedelta(hours=1)
-    recent = InboundMessage.objects.filter(sender=sender, received_at__gte=hour_ago).count()
+    counted = _statement(
+        "SELECT COUNT(*) FROM {inbound} WHERE {sender} = %s AND {received_at} >= %s",
+        [sender, _when(hour_ago)],
+    )
+    recent = counted[0] if counted else 0
     if recent >= settings.COMPTOIR_MAIL_RATE_LIMIT:
         return Outcome(
             InboundStatus.IGNORED,
             f"More than {settings.COMPTOIR_MAIL_RATE_LIMIT} messages from {sender} in an hour.",
         )
-    person = _person(sender, parsed.sender.name, mailbox)
+    # The sender and the people in Cc, in one read.
+    known = _known_people([sender, *(a.email for a in _copied(parsed, ours))])
+    person = _person(sender, parsed.sender.name, mailbox, known)
     if person is None:
         return Outcome(InboundStatus.IGNORED, "Unknown sender, and this mailbox accepts none.")
-    BouncingAddress.objects.filter(email=sender).delete()  # they write again: they read again
+    _statement("DELETE FROM {bouncing} WHERE {email} = %s", [sender])  # they read again
     actor = Actor.for_user(person, Channel.EMAIL)
-    match = find_ticket(parsed, mailbox.desk_id)
+    match = find_ticket(parsed, mailbox.desk_id, lock=True)
     if (
         match is not None
         and can_see_ticket(actor, match.ticket)
         and ticket_perms.can_comment(actor, match.ticket, public=True)
     ):
-        return _reply(actor, match.ticket, parsed, ours)
-    return _new_ticket(actor, mailbox, parsed, ours, related=match.ticket if match else None)
+        return _reply(actor, mailbox, match.ticket, parsed, ours, known)
+    return _new_ticket(actor, mailbox, parsed, ours, known, related=match.ticket if match else None)
 
 
-def _person(email: str, name: str, mailbox: Mailbox):
+def _known_people(emails: list[str]) -> dict[str, User]:
+    """Active people by address, with their organisation (one query; addresses are kept in
+    lower case)."""
+    wanted = {e.lower() for e in emails if e and "@" in e}
+    if not wanted:
+        return {}
+    found = (
+        User.objects.filter(is_active=True, email__in=wanted)
+        .select_related("organisation")
+        .order_by()
+    )
+    return {user.email.lower(): user for user in found}
+
+
+def _person(email: str, name: str, mailbox: Mailbox, known: dict[str, User]) -> User | None:
+    """The person writing from ``email``: known, or (if the mailbox takes strangers) a new
+    contact. An address stored in another case is found by the slower lookups."""
     from comptoir.accounts.selectors import resolve_person
 
-    found = resolve_person(email)
+    found = known.get(email.lower())
     if found is not None:
         return found
-    if not mailbox.accept_unknown_senders:
-        return None
-    return contact_for(email, name)
+    if mailbox.accept_unknown_senders:
+        return contact_for(email, name)
+    return resolve_person(email)
 
 
 def _note_bounce(parsed: ParsedMessage) -> None:
@@ -257,33 +409,58 @@ def _body(parsed: ParsedMessage) -> str:
     return text[: tickets.MAX_BODY] or "(empty message)"
 
 
-def _uploads(parsed: ParsedMessage) -> list[tickets.Upload]:
-    return [
-        tickets.Upload(
-            stream=io.BytesIO(a.data),
-            name=a.filename,
-            declared_type=a.content_type,
-            size=len(a.data),
+# An attachment larger than this is decoded into a temporary file rather than into memory.
+_IN_MEMORY_BYTES = 256 * 1024
+
+
+def _uploads(parsed: ParsedMessage, files: ExitStack) -> list[tickets.Upload]:
+    """The attachments as files to store. A large one is decoded once, a piece at a time, into
+    an unnamed temporary file beside the spool (the store reads a file twice: to check it, then
+    to keep it), so that it is never whole in memory; ``files`` closes them."""
+    uploads = []
+    for attachment in parsed.attachments:
+        if not attachment.size:
+            continue
+        stream: IO[bytes]
+        if attachment.size <= _IN_MEMORY_BYTES:
+            stream = io.BytesIO(attachment.data)
+        else:
+            temporary = tempfile.TemporaryFile(dir=spool.spool_root())  # noqa: SIM115
+            stream = files.enter_context(temporary)  # closed with ``files``
+            for chunk in attachment.chunks():
+                stream.write(chunk)
+            stream.seek(0)
+        uploads.append(
+            tickets.Upload(
+                stream=stream,
+                name=attachment.filename,
+                declared_type=attachment.content_type,
+                size=attachment.size,
+            )
         )
-        for a in parsed.attachments
-        if a.data
-    ]
+    return uploads
 
 
-def _reply(actor: Actor, ticket: Ticket, parsed: ParsedMessage, ours: set[str]) -> Outcome:
-    ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
+def _reply(
+    actor: Actor,
+    mailbox: Mailbox,
+    ticket: Ticket,
+    parsed: ParsedMessage,
+    ours: set[str],
+    known: dict[str, User],
+) -> Outcome:
+    """A comment on ``ticket`` (found by ``find_ticket``, and locked)."""
     if ticket.status_category in (StatusCategory.RESOLVED, StatusCategory.CLOSED):
         try:
             tickets.reopen_ticket(actor=actor, ticket=ticket, reason="Reply by mail.")
         except DomainError:
             # Too old to reopen, or not theirs to reopen: a new ticket, linked to this one.
-            mailbox = Mailbox.objects.filter(desk_id=ticket.desk_id, is_active=True).first()
-            assert mailbox is not None
-            return _new_ticket(actor, mailbox, parsed, ours, related=ticket)
+            return _new_ticket(actor, mailbox, parsed, ours, known, related=ticket)
     comment = tickets.add_comment(actor=actor, ticket=ticket, body=_body(parsed), public=True)
-    uploads = _uploads(parsed)
-    if uploads:
-        tickets.add_attachments(actor=actor, ticket=ticket, uploads=uploads, comment=comment)
+    with ExitStack() as files:
+        uploads = _uploads(parsed, files)
+        if uploads:
+            tickets.add_attachments(actor=actor, ticket=ticket, uploads=uploads, comment=comment)
     return Outcome(InboundStatus.PROCESSED, "Added to the ticket.", ticket, comment)
 
 
@@ -292,6 +469,7 @@ def _new_ticket(
     mailbox: Mailbox,
     parsed: ParsedMessage,
     ours: set[str],
+    known: dict[str, User],
     *,
     related: Ticket | None,
 ) -> Outcome:
@@ -303,11 +481,12 @@ def _new_ticket(
         title=(parsed.subject or "(no subject)")[: tickets.MAX_TITLE],
         description=_body(parsed),
     )
-    uploads = _uploads(parsed)
-    if uploads:
-        tickets.add_attachments(actor=actor, ticket=ticket, uploads=uploads)
+    with ExitStack() as files:
+        uploads = _uploads(parsed, files)
+        if uploads:
+            tickets.add_attachments(actor=actor, ticket=ticket, uploads=uploads)
     system = Actor.system("mail", Channel.EMAIL)
-    watchers = _cc_watchers(parsed, mailbox, ours, exclude=actor.user.pk)
+    watchers = _cc_watchers(parsed, mailbox, ours, known, exclude=actor.user.pk)
     if watchers:
         tickets.update_ticket(actor=system, ticket=ticket, changes={"watchers": watchers})
     if related is not None:
@@ -326,19 +505,32 @@ def _new_ticket(
     return Outcome(InboundStatus.PROCESSED, "Opened a ticket.", ticket)
 
 
-def _cc_watchers(parsed: ParsedMessage, mailbox: Mailbox, ours: set[str], *, exclude: int) -> list:
-    """People in Cc (and other To addresses) become watchers: known people, or new contacts when
-    the mailbox takes unknown senders. Our own addresses never do."""
-    from comptoir.accounts.selectors import resolve_person
-
-    people = []
+def _copied(parsed: ParsedMessage, ours: set[str]):
+    """The addresses in Cc and To that are not ours, each once."""
+    seen: set[str] = set()
+    found = []
     for address in (*parsed.cc, *parsed.to):
         email = address.email
-        if not email or "@" not in email or _untagged(email) in ours:
+        if not email or "@" not in email or _untagged(email) in ours or email in seen:
             continue
-        person = resolve_person(email)
-        if person is None and mailbox.accept_unknown_senders:
-            person = contact_for(email, address.name)
+        seen.add(email)
+        found.append(address)
+    return found
+
+
+def _cc_watchers(
+    parsed: ParsedMessage,
+    mailbox: Mailbox,
+    ours: set[str],
+    known: dict[str, User],
+    *,
+    exclude: int,
+) -> list[User]:
+    """People in Cc (and other To addresses) become watchers: known people, or new contacts when
+    the mailbox takes unknown senders. Our own addresses never do."""
+    people: list[User] = []
+    for address in _copied(parsed, ours):
+        person = _person(address.email, address.name, mailbox, known)
         if person is not None and person.pk != exclude and person not in people:
             people.append(person)
     return people[:20]

@@ -27,25 +27,45 @@ def store(raw: bytes) -> tuple[str, str]:
     """Write ``raw`` durably; returns (path relative to the spool, SHA-256)."""
     digest = hashlib.sha256(raw).hexdigest()
     relative = f"{digest[:2]}/{digest}.eml"
-    path = spool_root() / relative
-    if path.exists() and path.stat().st_size == len(raw):
-        return relative, digest
+    folder = os.path.join(spool_root(), digest[:2])
+    path = os.path.join(folder, f"{digest}.eml")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.parent / f".{digest}.{uuid.uuid4().hex}.tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        folder = os.open(path.parent, os.O_RDONLY)
+        if os.stat(path).st_size == len(raw):
+            return relative, digest
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StoreFailed(f"Could not store the message: {exc}") from exc
+    temporary = os.path.join(folder, f".{digest}.{uuid.uuid4().hex}.tmp")
+    try:
         try:
-            os.fsync(folder)
+            handle = os.open(temporary, _CREATE, 0o666)
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+            handle = os.open(temporary, _CREATE, 0o666)
+        try:
+            _write_all(handle, raw)
+            os.fsync(handle)
         finally:
-            os.close(folder)
+            os.close(handle)
+        os.replace(temporary, path)
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
     except OSError as exc:
         raise StoreFailed(f"Could not store the message: {exc}") from exc
     return relative, digest
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view) :]
 
 
 def read(relative: str) -> bytes:
