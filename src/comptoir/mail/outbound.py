@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from comptoir.core.memo import RowCache
 from comptoir.mail import spool
 from comptoir.mail.models import (
     BouncingAddress,
@@ -53,14 +54,24 @@ __all__ = [
 #: How much of a stored message is read to tell whether it was automatic (its header block).
 _HEAD_BYTES = 64 * 1024
 
+#: Each desk's sender address, and every address of ours, read for every mail in and out; kept
+#: a few seconds per process and dropped when a mailbox or a desk changes (ADR 12).
+senders_cache = RowCache("mail senders")
+
 
 def desk_address(ticket: Ticket) -> str:
     """The address the desk's mail comes from: its active mailbox, else the desk's address,
     else ``COMPTOIR_DEFAULT_FROM``."""
-    mailbox = Mailbox.objects.filter(desk_id=ticket.desk_id, is_active=True).first()
-    if mailbox is not None:
-        return mailbox.address
-    return ticket.desk.email or settings.DEFAULT_FROM_EMAIL
+    return senders_cache.get(ticket.desk_id, lambda: _desk_address(ticket)) or ""
+
+
+def _desk_address(ticket: Ticket) -> str:
+    address = (
+        Mailbox.objects.filter(desk_id=ticket.desk_id, is_active=True)
+        .values_list("address", flat=True)
+        .first()
+    )
+    return address or ticket.desk.email or settings.DEFAULT_FROM_EMAIL
 
 
 def reply_address(address: str, ref: str) -> str:
@@ -70,9 +81,15 @@ def reply_address(address: str, ref: str) -> str:
 
 
 def our_addresses() -> set[str]:
-    return {a.lower() for a in Mailbox.objects.values_list("address", flat=True)} | {
-        settings.DEFAULT_FROM_EMAIL.lower()
-    }
+    """Every address Comptoir receives at or sends from (a copy: callers may add to it)."""
+    return set(senders_cache.get("ours", _our_addresses) or ())
+
+
+def _our_addresses() -> frozenset[str]:
+    return frozenset(
+        {a.lower() for a in Mailbox.objects.values_list("address", flat=True)}
+        | {settings.DEFAULT_FROM_EMAIL.lower()}
+    )
 
 
 def new_message_id(ref: str, address: str) -> str:
@@ -168,13 +185,15 @@ def queue_mail(
     automatic: str = "",
     thread: tuple[str, list[str]] | None = None,
     ours: set[str] | None = None,
+    answers_a_person: bool = False,
 ) -> list[OutboundMessage]:
     """Write one outbox row per recipient (a user), in the current transaction.
 
     ``automatic`` is the Auto-Submitted value ("auto-replied", "auto-generated") or "" for a
     person's own words. ``thread`` (In-Reply-To, References) answers a given message; by default
     the mail follows the ticket's conversation. Bouncing addresses and our own are skipped, and
-    automatic mail skips a recipient whose latest mail on the ticket was automatic.
+    automatic mail skips a recipient whose latest mail on the ticket was automatic, unless
+    ``answers_a_person``: the mail answers the recipient's own message, known to be a person's.
     """
     recipients = list(recipients)
     sender = desk_address(ticket)
@@ -192,7 +211,7 @@ def queue_mail(
         email = (getattr(user, "email", "") or "").lower()
         if not email or email in ours or email in bouncing:
             continue
-        if automatic and wrote_automatically(ticket, email):
+        if automatic and not answers_a_person and wrote_automatically(ticket, email):
             continue
         subject, body = compose(ticket=ticket, kind=kind, user=user, values=values, templates=own)
         rows.append(

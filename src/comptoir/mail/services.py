@@ -501,6 +501,7 @@ def _new_ticket(
             automatic="auto-replied",
             thread=(parsed.message_id, [*parsed.references, parsed.message_id]),
             ours=ours,
+            answers_a_person=True,  # the sender's latest mail is this one, not automatic
         )
     return Outcome(InboundStatus.PROCESSED, "Opened a ticket.", ticket)
 

@@ -49,6 +49,7 @@ from comptoir.accounts.permissions import is_manager_on
 from comptoir.core.actor import Actor
 from comptoir.core.audit import record_audit, snapshot
 from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
+from comptoir.core.memo import RowCache
 from comptoir.mail.models import MailKind, MailLocale, MailTemplate
 from comptoir.mail.selectors import managed_desk_ids
 
@@ -534,9 +535,20 @@ def render_mail(
 # --- a desk's templates ---------------------------------------------------------------------------
 
 
+#: Each desk's own templates by kind, read for every automatic mail; kept a few seconds per
+#: process and dropped when a template changes (ADR 12). Read only: never changed in place.
+templates_cache = RowCache("mail templates")
+
+
 def desk_templates(desk_id: int, kind: str) -> dict[str, MailTemplate]:
-    """The desk's own templates of ``kind``, by language."""
-    return {t.locale: t for t in MailTemplate.objects.filter(desk_id=desk_id, kind=kind)}
+    """The desk's own templates of ``kind`` by locale (none: the built-in texts)."""
+    return dict(
+        templates_cache.get(
+            (desk_id, kind),
+            lambda: {t.locale: t for t in MailTemplate.objects.filter(desk_id=desk_id, kind=kind)},
+        )
+        or {}
+    )
 
 
 def templates_for(actor: Actor) -> QuerySet[MailTemplate]:
