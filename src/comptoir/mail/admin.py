@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from comptoir.core.actor import Actor
 from comptoir.core.admin import AuditedAdmin
+from comptoir.mail.imap import CONNECTION_FIELDS, RENEWAL_FIELDS, SECRET_FIELDS
 from comptoir.mail.models import (
     BouncingAddress,
     InboundMessage,
@@ -13,17 +14,6 @@ from comptoir.mail.models import (
     OutboundMessage,
 )
 from comptoir.mail.templates import TemplateRefused, check_template
-
-_SECRETS = ("imap_password", "imap_oauth_token", "oauth_client_secret", "oauth_refresh_token")
-_RENEWAL = (
-    "oauth_provider",
-    "oauth_tenant",
-    "oauth_token_url",
-    "oauth_client_id",
-    "oauth_client_secret",
-    "oauth_refresh_token",
-    "oauth_scope",
-)
 
 
 def _secret(label: str) -> forms.CharField:
@@ -53,21 +43,7 @@ class MailboxForm(forms.ModelForm):
             "name",
             "is_active",
             "accept_unknown_senders",
-            "imap_host",
-            "imap_port",
-            "imap_security",
-            "imap_username",
-            "imap_password",
-            "imap_oauth_token",
-            "imap_folder",
-            "imap_after",
-            "oauth_provider",
-            "oauth_tenant",
-            "oauth_token_url",
-            "oauth_client_id",
-            "oauth_client_secret",
-            "oauth_refresh_token",
-            "oauth_scope",
+            *CONNECTION_FIELDS,
         )
 
     def clean(self):
@@ -75,11 +51,11 @@ class MailboxForm(forms.ModelForm):
         box = self.instance  # still as stored: the form's values reach it after clean()
         if data.get("imap_oauth_token"):
             box.oauth_token_expires_at = None  # typed by hand: used until the server refuses it
-        for secret in _SECRETS:
+        for secret in SECRET_FIELDS:
             if not data.get(secret) and box.pk:
                 data[secret] = getattr(box, secret)
         # Other OAuth2 settings make the stored access token worthless: the next poll renews it.
-        renewal_changed = any(n in data and data[n] != getattr(box, n) for n in _RENEWAL)
+        renewal_changed = any(n in data and data[n] != getattr(box, n) for n in RENEWAL_FIELDS)
         if box.pk and renewal_changed and data.get("imap_oauth_token") == box.imap_oauth_token:
             data["imap_oauth_token"] = ""
             box.oauth_token_expires_at = None

@@ -71,6 +71,17 @@ def lock_name(mailbox_id: int) -> str:
 # --- settings: the one door for changing how a mailbox is polled -------------------------------
 
 #: What ``configure_imap`` changes; the rest of a mailbox goes through ``services.update_mailbox``.
+#: The OAuth2 settings. A change to one of them makes the stored access token worthless: it is
+#: dropped and renewed.
+RENEWAL_FIELDS = (
+    "oauth_provider",
+    "oauth_tenant",
+    "oauth_token_url",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_refresh_token",
+    "oauth_scope",
+)
 CONNECTION_FIELDS = (
     "imap_host",
     "imap_port",
@@ -80,26 +91,10 @@ CONNECTION_FIELDS = (
     "imap_oauth_token",
     "imap_folder",
     "imap_after",
-    "oauth_provider",
-    "oauth_tenant",
-    "oauth_token_url",
-    "oauth_client_id",
-    "oauth_client_secret",
-    "oauth_refresh_token",
-    "oauth_scope",
+    *RENEWAL_FIELDS,
 )
 #: Write-only: never shown back, never in the audit log (``core.audit.SECRETS``).
 SECRET_FIELDS = ("imap_password", "imap_oauth_token", "oauth_client_secret", "oauth_refresh_token")
-#: A change to one of these makes the stored access token worthless: it is dropped and renewed.
-_RENEWAL_FIELDS = (
-    "oauth_provider",
-    "oauth_tenant",
-    "oauth_token_url",
-    "oauth_client_id",
-    "oauth_client_secret",
-    "oauth_refresh_token",
-    "oauth_scope",
-)
 _KEPT_AS_TYPED = ("imap_password", "imap_folder")  # a space at either end may be meant
 DEFAULT_PORTS: dict[str, int] = {
     Mailbox.ImapSecurity.SSL: 993,
@@ -197,7 +192,7 @@ def configure_imap(*, actor: Actor, mailbox: Mailbox, **values: Any) -> Mailbox:
     changed = {name for name in CONNECTION_FIELDS if getattr(box, name) != old[name]}
     if "imap_oauth_token" in changed:
         box.oauth_token_expires_at = None  # given by hand: used until the server refuses it
-    elif changed & set(_RENEWAL_FIELDS):
+    elif changed & set(RENEWAL_FIELDS):
         box.imap_oauth_token, box.oauth_token_expires_at = "", None
         if old["imap_oauth_token"]:
             changed.add("imap_oauth_token")
