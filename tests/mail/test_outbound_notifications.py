@@ -22,7 +22,6 @@ from comptoir.tickets import services
 from comptoir.tickets.models import Comment
 from tests.factories import PASSWORD, make_ticket
 from tests.mail.test_outbound_status import incoming
-from tests.mail.test_smtp_delivery import Sink
 from tests.sla.conftest import PARIS, clock, office, sla_desk  # noqa: F401 (the SLA fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -33,19 +32,10 @@ def paris(*args) -> datetime:
 
 
 @pytest.fixture
-def sink(settings, tmp_path):
-    settings.COMPTOIR_MAIL_SPOOL_DIR = tmp_path / "mail"
+def sink(sink, settings):
+    """The shared SMTP sink, with the address links in notices start with."""
     settings.COMPTOIR_BASE_URL = "https://desk.acme.test"
-    server = Sink()
-    server.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
-    yield server
-    server.stop()
+    return sink
 
 
 @pytest.fixture

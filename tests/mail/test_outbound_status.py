@@ -18,24 +18,8 @@ from comptoir.mail.models import BouncingAddress, Mailbox, OutboundMessage
 from comptoir.mail.services import receive
 from comptoir.tickets import services as tickets
 from tests.factories import make_ticket
-from tests.mail.test_smtp_delivery import Sink
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sink(settings, tmp_path):
-    settings.COMPTOIR_MAIL_SPOOL_DIR = tmp_path / "mail"
-    server = Sink()
-    server.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
-    yield server
-    server.stop()
 
 
 @pytest.fixture
