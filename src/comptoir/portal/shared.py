@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from comptoir.accounts.permissions import staff_desk_ids
 from comptoir.core.actor import Actor, Channel
 from comptoir.core.errors import DomainError, ErrorCode
+from comptoir.core.files import download_response
 from comptoir.desks.priority import Priority
 from comptoir.tickets import selectors
 from comptoir.tickets.lifecycle import Transition, lifecycle_for
@@ -66,16 +67,11 @@ def error_text(exc: DomainError) -> str:
 
 def download(attachment: Attachment) -> FileResponse:
     """A file as a download, never shown inline: its bytes came from outside."""
-    response = FileResponse(
+    return download_response(
         attachment.file.open("rb"),
-        as_attachment=True,
         filename=attachment.filename,
         content_type=attachment.content_type,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- the timeline ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest
 from huey.contrib.djhuey import HUEY
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -18,6 +18,7 @@ from comptoir.accounts.selectors import resolve_organisation, resolve_person
 from comptoir.core.actor import Actor, Channel
 from comptoir.core.api import ErrorOut, actor_of
 from comptoir.core.errors import DomainError, ErrorCode
+from comptoir.core.files import download_response
 from comptoir.core.pagination import SortKey, page
 from comptoir.desks.models import Desk
 from comptoir.desks.selectors import resolve_category, resolve_desk, resolve_team, team_ids_named
@@ -358,16 +359,11 @@ def download_attachment(request: HttpRequest, ref: str, attachment_id: int):
     actor = actor_of(request)
     ticket = selectors.get_ticket_for(actor, ref)
     attachment = selectors.get_attachment_for(actor, ticket, attachment_id)
-    response = FileResponse(
+    return download_response(
         attachment.file.open("rb"),
-        as_attachment=True,
         filename=attachment.filename,
         content_type=attachment.content_type,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- actions ---------------------------------------------------------------------------------
