@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "comptoir.sla",
     "comptoir.routing",
     "comptoir.mail",
+    "comptoir.kb",
+    "comptoir.search",
     "comptoir.portal",
     "comptoir.workspace",
     "comptoir.demo",

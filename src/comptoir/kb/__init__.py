@@ -1,0 +1,1 @@
+"""Knowledge base: articles per desk, their versions and languages, feedback and deflection."""
