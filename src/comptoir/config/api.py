@@ -15,6 +15,7 @@ from comptoir.desks.calendar_api import router as calendars_router
 from comptoir.mail.api import router as mail_router
 from comptoir.notifications.api import router as notifications_router
 from comptoir.routing.api import router as routing_router
+from comptoir.search.api import router as search_router
 from comptoir.sla.api import router as sla_router
 from comptoir.tickets.api import router as tickets_router
 
@@ -40,6 +41,7 @@ api.add_router("/calendars", calendars_router)
 api.add_router("/", routing_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/mail", mail_router)
+api.add_router("/search", search_router)
 
 
 def _error(

@@ -140,7 +140,9 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-class TicketFilters(Schema):
+class TicketListFilters(Schema):
+    """The filters of a ticket list; the search takes them too."""
+
     desk: list[str] = Field(
         default_factory=list, description="Desk slug, prefix or id; repeatable."
     )
@@ -169,14 +171,16 @@ class TicketFilters(Schema):
     due_before: datetime | None = Field(
         None, description="Only tickets whose next SLA target falls due before this time."
     )
+
+
+class TicketFilters(TicketListFilters):
     sort: Sort = Field(Sort.newest, description="'due' lists running SLA clocks, soonest first.")
     cursor: str | None = None
     limit: int = Field(50, ge=1, description="Page size; a value above 200 is capped to 200.")
 
 
-@router.get("", response={200: TicketPage, **ERRORS}, summary="List tickets")
-def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
-    actor = actor_of(request)
+def list_filters(actor: Actor, filters: TicketListFilters) -> tuple[list[int] | None, dict]:
+    """The desks and the ``filter_tickets`` arguments that list filters ask for."""
     desks: list[Desk] = [resolve_desk(actor, d) for d in filters.desk]
     unknown_states = sorted(set(filters.status) - set(ALL_STATES))
     if unknown_states:
@@ -197,7 +201,6 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         "tag": filters.tag,
         "breached": filters.breached,
         "due_before": _utc(filters.due_before),
-        "sort": filters.sort.value,
     }
     # A name that matches nothing filters to nothing (id 0), rather than being ignored.
     if filters.assignee == "none":
@@ -214,7 +217,15 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         query["team_id"] = team_ids_named(filters.team) or [0]
     if filters.organisation:
         query["organisation_id"] = _id_or_nothing(resolve_organisation(filters.organisation))
-    tickets = selectors.filter_tickets(actor, desk_ids=[d.pk for d in desks] or None, **query)
+    return [d.pk for d in desks] or None, query
+
+
+@router.get("", response={200: TicketPage, **ERRORS}, summary="List tickets")
+def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
+    actor = actor_of(request)
+    desk_ids, query = list_filters(actor, filters)
+    query["sort"] = filters.sort.value
+    tickets = selectors.filter_tickets(actor, desk_ids=desk_ids, **query)
     field, descending, is_dt = selectors.SORT_KEYS[filters.sort.value]
     limit = min(filters.limit, settings.COMPTOIR_API_PAGE_SIZE_MAX)
     rows, next_cursor = page(

@@ -1,0 +1,162 @@
+"""The database's own full-text index over the document tables, in SQL per database.
+
+SQLite: an FTS5 table with external content per document table (the words are indexed, the
+text is read from the document row), tokenised by ``unicode61`` without diacritics, kept by
+triggers. PostgreSQL: a ``tsvector`` column filled by a trigger with the document's language
+(French or English stemming, accents removed by ``unaccent``; identifiers and names unstemmed),
+weighted A (reference, title), B (public text, people), C (staff notes), under a GIN index.
+
+The migration and ``comptoir search rebuild`` both call ``install``: it is safe to run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COLUMNS = ("ref", "title", "body", "notes", "people")
+
+
+@dataclass(frozen=True)
+class Index:
+    table: str  # the document table
+    key: str  # its primary key column, which is the FTS5 rowid
+
+    @property
+    def fts(self) -> str:
+        return f"{self.table}_fts"
+
+
+TICKETS = Index("search_ticketdocument", "ticket_id")
+ARTICLES = Index("search_articledocument", "variant_id")
+PEOPLE = Index("search_persondocument", "user_id")
+INDEXES = (TICKETS, ARTICLES, PEOPLE)
+
+
+def _sqlite_triggers(index: Index) -> list[str]:
+    cols = ", ".join(COLUMNS)
+    new = ", ".join(f"new.{c}" for c in COLUMNS)
+    old = ", ".join(f"old.{c}" for c in COLUMNS)
+    fts, table, key = index.fts, index.table, index.key
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN "
+        f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.{key}, {new}); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.{key}, {old}); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE OF {cols} ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.{key}, {old}); "
+        f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.{key}, {new}); END",
+    ]
+
+
+def sqlite_install(index: Index) -> list[str]:
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {index.fts} USING fts5("
+        f"{', '.join(COLUMNS)}, content='{index.table}', content_rowid='{index.key}', "
+        "tokenize='unicode61 remove_diacritics 2')",
+        *_sqlite_triggers(index),
+    ]
+
+
+def sqlite_drop_triggers(index: Index) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {index.fts}_{suffix}" for suffix in ("ai", "ad", "au")]
+
+
+def sqlite_uninstall(index: Index) -> list[str]:
+    return [*sqlite_drop_triggers(index), f"DROP TABLE IF EXISTS {index.fts}"]
+
+
+#: Our text search configurations: the language's stemmer after ``unaccent``, and a plain one
+#: for identifiers and names. Each document is indexed with the one of its language.
+PG_CONFIGS = {"comptoir_en": "english", "comptoir_fr": "french", "comptoir_simple": "simple"}
+
+PG_SETUP = [
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    *(
+        f"DO $$ BEGIN "
+        f"IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = '{name}') THEN "
+        f"CREATE TEXT SEARCH CONFIGURATION {name} (COPY = {base}); "
+        f"ALTER TEXT SEARCH CONFIGURATION {name} ALTER MAPPING FOR hword, hword_part, word "
+        f"WITH unaccent, {'simple' if base == 'simple' else base + '_stem'}; "
+        f"END IF; END $$"
+        for name, base in PG_CONFIGS.items()
+    ),
+    """
+    CREATE OR REPLACE FUNCTION search_document_vector() RETURNS trigger AS $$
+    DECLARE
+        cfg regconfig := CASE NEW.language
+            WHEN 'fr' THEN 'comptoir_fr'::regconfig
+            WHEN 'en' THEN 'comptoir_en'::regconfig
+            ELSE 'comptoir_simple'::regconfig END;
+    BEGIN
+        NEW.vector :=
+            setweight(to_tsvector('comptoir_simple', coalesce(NEW.ref, '')), 'A')
+            || setweight(to_tsvector(cfg, coalesce(NEW.title, '')), 'A')
+            || setweight(to_tsvector(cfg, coalesce(NEW.body, '')), 'B')
+            || setweight(to_tsvector('comptoir_simple', coalesce(NEW.people, '')), 'B')
+            || setweight(to_tsvector(cfg, coalesce(NEW.notes, '')), 'C');
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql
+    """,
+]
+
+
+def pg_install(index: Index) -> list[str]:
+    table = index.table
+    return [
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS vector tsvector",
+        f"CREATE INDEX IF NOT EXISTS {table}_vector ON {table} USING gin (vector)",
+        f"DROP TRIGGER IF EXISTS {table}_vector ON {table}",
+        f"CREATE TRIGGER {table}_vector BEFORE INSERT OR UPDATE OF language, "
+        f"{', '.join(COLUMNS)} ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION search_document_vector()",
+    ]
+
+
+def pg_uninstall(index: Index) -> list[str]:
+    table = index.table
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_vector ON {table}",
+        f"ALTER TABLE {table} DROP COLUMN IF EXISTS vector",
+    ]
+
+
+def install(connection) -> None:
+    """Create what the database needs to index the document tables (again, if it exists)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for statement in PG_SETUP:
+                cursor.execute(statement)
+            for index in INDEXES:
+                for statement in pg_install(index):
+                    cursor.execute(statement)
+        elif connection.vendor == "sqlite":
+            for index in INDEXES:
+                for statement in sqlite_install(index):
+                    cursor.execute(statement)
+        else:  # pragma: no cover - the settings allow only these two
+            raise RuntimeError(f"No full-text search for {connection.vendor}.")
+
+
+def ensure(connection) -> None:
+    """``install`` unless everything is already in place (a rebuild checks this first)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgname = ANY(%s) AND NOT tgisinternal",
+                [[f"{index.table}_vector" for index in INDEXES]],
+            )
+            if cursor.fetchone()[0] == len(INDEXES):
+                return
+    install(connection)
+
+
+def uninstall(connection) -> None:
+    with connection.cursor() as cursor:
+        for index in INDEXES:
+            statements = (
+                pg_uninstall(index)
+                if connection.vendor == "postgresql"
+                else sqlite_uninstall(index)
+            )
+            for statement in statements:
+                cursor.execute(statement)

@@ -1,0 +1,302 @@
+"""Keeping the documents true: written with each change, in its transaction, and rebuilt in bulk.
+
+Tickets and articles announce their changes (``tickets.events``, ``kb.events``); the handlers
+here subscribe in-transaction, so a ticket and its searchable text commit or roll back together.
+A reply or a note adds its words to the ticket's document in one statement; any other change
+to a ticket rebuilds its document from the ticket. People are indexed when their account is
+saved: accounts are changed by Django's own auth machinery (admin, sign-up, contacts), not by
+services that announce it.
+
+``rebuild`` writes every document again in batches, keyed by id, with one query for the records
+and one for their replies per batch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from comptoir.accounts.models import User
+from comptoir.core.events import subscribe
+from comptoir.kb import events as kb_events
+from comptoir.kb.models import Article, ArticleVariant
+from comptoir.search import fulltext
+from comptoir.search.models import ArticleDocument, PersonDocument, TicketDocument
+from comptoir.tickets import events as ev
+from comptoir.tickets.models import Comment, Ticket
+
+TEXT_FIELDS = ["language", "ref", "title", "body", "notes", "people", "indexed_at"]
+
+# ---------------------------------------------------------------------------------------------
+# Tickets
+
+
+def _ticket_documents(ticket_filter: dict[str, Any]) -> list[TicketDocument]:
+    rows = Ticket.objects.filter(**ticket_filter).values_list(
+        "pk",
+        "ref",
+        "number",
+        "title",
+        "description",
+        "desk_id",
+        "requester_id",
+        "organisation_id",
+        "requester__display_name",
+        "requester__email",
+        "requester__locale",
+    )
+    tickets = list(rows)
+    if not tickets:
+        return []
+    ids = [row[0] for row in tickets]
+    public: dict[int, list[str]] = defaultdict(list)
+    notes: dict[int, list[str]] = defaultdict(list)
+    comments = Comment.objects.filter(ticket_id__gte=ids[0], ticket_id__lte=ids[-1])
+    if len(ids) < 50:
+        comments = Comment.objects.filter(ticket_id__in=ids)
+    for ticket_id, body, is_public in comments.order_by("pk").values_list(
+        "ticket_id", "body", "public"
+    ):
+        (public if is_public else notes)[ticket_id].append(body)
+    now = timezone.now()
+    documents = []
+    for pk, ref, number, title, description, desk, requester, org, name, email, lang in tickets:
+        documents.append(
+            TicketDocument(
+                ticket_id=pk,
+                desk_id=desk,
+                requester_id=requester,
+                organisation_id=org,
+                language=lang or "",
+                ref=f"{ref} {number}",
+                title=title,
+                body="\n".join([description, *public.get(pk, ())]),
+                notes="\n".join(notes.get(pk, ())),
+                people=" ".join(part for part in (name, email) if part),
+                indexed_at=now,
+            )
+        )
+    return documents
+
+
+def _write(model: type[Model], documents: list, scope_fields: list[str]) -> None:
+    if documents:
+        key = model._meta.pk.name
+        model.objects.bulk_create(
+            documents,
+            update_conflicts=True,
+            unique_fields=[key],
+            update_fields=[*TEXT_FIELDS, *scope_fields],
+        )
+
+
+TICKET_SCOPE = ["desk_id", "requester_id", "organisation_id"]
+
+
+def index_tickets(ticket_ids: Iterable[int]) -> None:
+    ids = sorted(set(ticket_ids))
+    _write(TicketDocument, _ticket_documents({"pk__in": ids}), TICKET_SCOPE)
+
+
+def add_comment_words(ticket_id: int, comment_id: int) -> None:
+    """Append one reply's or note's words to its ticket's document: one statement."""
+    comment = Comment.objects.filter(pk=comment_id).values_list("body", "public").first()
+    if comment is None:
+        return
+    body, public = comment
+    column = "body" if public else "notes"
+    table = TicketDocument._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = {column} || %s, indexed_at = %s "  # noqa: S608
+            "WHERE ticket_id = %s",
+            ["\n" + body, timezone.now(), ticket_id],
+        )
+        found = cursor.rowcount
+    if not found:
+        index_tickets([ticket_id])
+
+
+@subscribe(ev.TicketCreated, in_transaction=True)
+@subscribe(ev.TicketUpdated, in_transaction=True)
+def _ticket_changed(event: ev.TicketEventBase) -> None:
+    index_tickets([event.ticket_id])
+
+
+@subscribe(ev.TicketCommented, in_transaction=True)
+def _ticket_commented(event: ev.TicketCommented) -> None:
+    add_comment_words(event.ticket_id, event.comment_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Articles
+
+
+def _article_documents(variant_filter: dict[str, Any]) -> list[ArticleDocument]:
+    variants = list(
+        ArticleVariant.objects.filter(**variant_filter)
+        .select_related("article", "article__category")
+        .order_by("pk")
+    )
+    if not variants:
+        return []
+    tags: dict[int, list[str]] = defaultdict(list)
+    for article_id, name in Article.tags.through.objects.filter(
+        article_id__in={v.article_id for v in variants}
+    ).values_list("article_id", "articletag__name"):
+        tags[article_id].append(name)
+    now = timezone.now()
+    documents = []
+    for variant in variants:
+        article = variant.article
+        category = article.category.name if article.category else ""
+        documents.append(
+            ArticleDocument(
+                variant_id=variant.pk,
+                article_id=article.pk,
+                desk_id=article.desk_id,
+                status=article.status,
+                visibility=article.visibility,
+                language=variant.language,
+                ref=" ".join([f"KB-{article.pk}", *tags.get(article.pk, ())]),
+                title=variant.title,
+                body="\n".join(part for part in (category, variant.body) if part),
+                notes="",
+                people="",
+                indexed_at=now,
+            )
+        )
+    return documents
+
+
+ARTICLE_SCOPE = ["article_id", "desk_id", "status", "visibility"]
+
+
+def index_articles(article_ids: Iterable[int]) -> None:
+    ids = sorted(set(article_ids))
+    ArticleDocument.objects.filter(article_id__in=ids).exclude(
+        variant_id__in=ArticleVariant.objects.filter(article_id__in=ids).values("pk")
+    ).delete()
+    _write(ArticleDocument, _article_documents({"article_id__in": ids}), ARTICLE_SCOPE)
+
+
+@subscribe(kb_events.ArticleChanged, in_transaction=True)
+def _article_changed(event: kb_events.ArticleChanged) -> None:
+    index_articles([event.article_id])
+
+
+@subscribe(kb_events.ArticleDeleted, in_transaction=True)
+def _article_deleted(event: kb_events.ArticleDeleted) -> None:
+    ArticleDocument.objects.filter(article_id=event.article_id).delete()
+
+
+# ---------------------------------------------------------------------------------------------
+# People
+
+
+def _person_documents(user_filter: dict[str, Any]) -> list[PersonDocument]:
+    rows = User.objects.filter(**user_filter).values_list(
+        "pk", "email", "display_name", "phone", "locale", "organisation_id", "organisation__name"
+    )
+    now = timezone.now()
+    return [
+        PersonDocument(
+            user_id=pk,
+            organisation_id=org,
+            is_active=True,
+            language="",
+            ref=" ".join(part for part in (email, phone) if part),
+            title=name or "",
+            body=org_name or "",
+            notes="",
+            people="",
+            indexed_at=now,
+        )
+        for pk, email, name, phone, _language, org, org_name in rows.order_by("pk")
+    ]
+
+
+PERSON_SCOPE = ["organisation_id", "is_active"]
+
+
+def index_people(user_ids: Iterable[int]) -> None:
+    ids = sorted(set(user_ids))
+    documents = _person_documents({"pk__in": ids, "is_active": True})
+    PersonDocument.objects.filter(user_id__in=ids).exclude(
+        user_id__in=[d.user_id for d in documents]
+    ).delete()
+    _write(PersonDocument, documents, PERSON_SCOPE)
+
+
+#: Saving only these changes nothing a search reads.
+_UNSEARCHED = frozenset({"last_login", "password", "mail_notifications"})
+
+
+def person_saved(sender, instance: User, update_fields=None, raw=False, **kwargs) -> None:
+    if raw or (update_fields and set(update_fields) <= _UNSEARCHED):
+        return
+    index_people([instance.pk])
+
+
+# ---------------------------------------------------------------------------------------------
+# Rebuild
+
+KINDS = ("tickets", "articles", "people")
+
+Progress = Callable[[str, int, int], None]
+
+
+def count(kind: str) -> int:
+    model = {"tickets": Ticket, "articles": ArticleVariant, "people": User}[kind]
+    return model.objects.count()
+
+
+def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = None) -> int:
+    """Write every document of ``kind`` again, in batches; return how many were written.
+
+    Each batch commits on its own: searching goes on during a rebuild, and one interrupted
+    halfway is finished by running it again. Documents whose record is gone are removed.
+    """
+    fulltext.ensure(connection)
+    model, build, scope = {
+        "tickets": (Ticket, _ticket_documents, TICKET_SCOPE),
+        "articles": (ArticleVariant, _article_documents, ARTICLE_SCOPE),
+        "people": (User, _person_documents, PERSON_SCOPE),
+    }[kind]
+    document_model = {
+        "tickets": TicketDocument,
+        "articles": ArticleDocument,
+        "people": PersonDocument,
+    }[kind]
+    total = model.objects.count()
+    done = last = 0
+    while True:
+        ids = list(
+            model.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        criteria: dict[str, Any] = {"pk__gte": ids[0], "pk__lte": ids[-1]}
+        if kind == "people":
+            criteria["is_active"] = True
+        with transaction.atomic():
+            _write(document_model, build(criteria), scope)
+        done += len(ids)
+        last = ids[-1]
+        if progress:
+            progress(kind, done, total)
+    key = document_model._meta.pk.name
+    stale = document_model.objects.exclude(**{f"{key}__in": model.objects.values("pk")})
+    if kind == "people":
+        stale = document_model.objects.exclude(
+            **{f"{key}__in": model.objects.filter(is_active=True).values("pk")}
+        )
+    stale.delete()
+    return done

@@ -1,0 +1,88 @@
+"""``comptoir search rebuild|query``: rebuild the search index, or search from the shell."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from comptoir.accounts.selectors import resolve_person
+from comptoir.core.actor import Actor
+from comptoir.search import indexing, selectors
+
+
+class Command(BaseCommand):
+    help = (
+        "Search: 'rebuild' writes the index again (tickets, articles, people) in batches; "
+        "'query WORDS' searches as --as EMAIL would (everything by default)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("action", choices=["rebuild", "query"])
+        parser.add_argument("words", nargs="*", help="query: what to look for.")
+        parser.add_argument(
+            "--only", choices=indexing.KINDS, action="append", help="rebuild: only this kind."
+        )
+        parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument("--as", dest="as_user", help="query: search as this person.")
+        parser.add_argument("--quiet", action="store_true", help="rebuild: no progress bar.")
+
+    def handle(self, *args, action, words, only, batch_size, as_user, quiet, **options):
+        if action == "query":
+            return self._query(" ".join(words), as_user)
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        for kind in only or indexing.KINDS:
+            started = time.monotonic()
+            bar = None if quiet else _Bar(self.stdout, started)
+            done = indexing.rebuild(kind, batch_size=batch_size, progress=bar)
+            elapsed = time.monotonic() - started
+            if bar:
+                bar.finish()
+            rate = done / elapsed if elapsed else 0
+            self.stdout.write(f"{kind}: {done:,} indexed in {elapsed:.1f} s ({rate:,.0f}/s).")
+
+    def _query(self, text: str, as_user: str | None) -> None:
+        actor = Actor.system("search")
+        if as_user:
+            person = resolve_person(as_user)
+            if person is None:
+                raise CommandError(f"No active person {as_user}.")
+            actor = Actor.for_user(person)
+        found = selectors.search(actor, text)
+        for hit in found.tickets:
+            self.stdout.write(f"ticket  {hit.ticket.ref:<12} {hit.ticket.title}")
+        for article in found.articles:
+            self.stdout.write(f"article KB-{article.article.pk:<9} {article.variant.title}")
+        for person in found.people:
+            self.stdout.write(f"person  {person.person.email}")
+
+
+class _Bar:
+    """A one-line progress bar, redrawn in place on a terminal, every 10 % otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, out, started: float) -> None:
+        self.out, self.started, self.shown = out, started, -1
+        self.tty = sys.stdout.isatty()
+
+    def __call__(self, kind: str, done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        step = int(share * 10)
+        if not self.tty and step == self.shown:
+            return
+        self.shown = step
+        filled = int(share * self.WIDTH)
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        line = (
+            f"{kind:<8} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+            f"{done:,}/{total:,} {rate:,.0f}/s"
+        )
+        self.out.write(("\r" + line) if self.tty else line, ending="" if self.tty else "\n")
+        self.out.flush()
+
+    def finish(self) -> None:
+        if self.tty:
+            self.out.write("")

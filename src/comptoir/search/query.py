@@ -1,0 +1,139 @@
+"""What a person typed in a search box, read as words: never as query syntax.
+
+Full-text engines give meaning to ``"``, ``*``, ``-``, ``:``, ``NEAR``, ``AND``, parentheses…
+Here every character that is not part of a word separates words, and each word is handed to the
+engine quoted, so no input can be an error or change the query's shape. All words must match
+(AND); a word of three letters or more also matches as the start of a longer word, so "imprim"
+finds "imprimante" and, on SQLite, which has no stemmer, "réseau" finds "réseaux".
+
+A query that is a ticket reference (``IT-000042``), an article number (``KB-12``) or an email
+address is also looked up exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Longest query read; the rest of a pasted page is ignored, not an error.
+MAX_QUERY_CHARS = 500
+#: Words kept from a query; more narrow nothing in practice and cost a join each.
+MAX_WORDS = 12
+#: Shortest word matched as a prefix of longer ones.
+PREFIX_FROM = 3
+
+_WORD = re.compile(r"[^\W_]+")
+_REF = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]{0,15}-\d{1,12})\s*$")
+_ARTICLE = re.compile(r"^\s*KB-(\d{1,12})\s*$", re.IGNORECASE)
+_EMAIL = re.compile(r"^\s*([^@\s]{1,200}@[^@\s]{1,200}\.[^@\s]{1,50})\s*$")
+
+#: Words too common to narrow anything, in the two languages of the interface. PostgreSQL's
+#: stemmers drop these (and more) from what they index; dropping them from the query on both
+#: databases keeps the answers the same.
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "in",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "was",
+        "with",
+        "au",
+        "aux",
+        "avec",
+        "ce",
+        "ces",
+        "d",
+        "dans",
+        "de",
+        "des",
+        "du",
+        "en",
+        "est",
+        "et",
+        "il",
+        "la",
+        "le",
+        "les",
+        "l",
+        "mais",
+        "ne",
+        "ni",
+        "ou",
+        "par",
+        "pas",
+        "pour",
+        "qu",
+        "que",
+        "qui",
+        "sa",
+        "se",
+        "ses",
+        "son",
+        "sur",
+        "un",
+        "une",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Words:
+    words: tuple[str, ...]
+    ticket_ref: str = ""
+    article_id: int | None = None
+    email: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.ticket_ref or self.article_id or self.email)
+
+    def is_prefix(self, word: str) -> bool:
+        return len(word) >= PREFIX_FROM
+
+
+def read(text: str) -> Words:
+    text = (text or "")[:MAX_QUERY_CHARS]
+    words: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word not in words:
+            words.append(word)
+    meaningful = [w for w in words if w not in STOP_WORDS]
+    words = (meaningful or words)[:MAX_WORDS]
+    article = _ARTICLE.match(text)
+    ref = _REF.match(text) if article is None else None
+    email = _EMAIL.match(text)
+    return Words(
+        words=tuple(words),
+        ticket_ref=ref.group(1).upper() if ref else "",
+        article_id=int(article.group(1)) if article else None,
+        email=email.group(1).lower() if email else "",
+    )
+
+
+def fts5_match(words: Words, columns: tuple[str, ...] | None = None) -> str:
+    """An FTS5 MATCH expression: each word quoted, a prefix where long enough, all required.
+
+    ``columns`` limits the match to those columns (a requester's search skips staff notes).
+    """
+    terms = []
+    for word in words.words:
+        quoted = '"' + word.replace('"', '""') + '"'
+        terms.append(quoted + "*" if words.is_prefix(word) else quoted)
+    expression = " AND ".join(terms)
+    if columns:
+        return "{" + " ".join(columns) + "} : (" + expression + ")"
+    return expression

@@ -1,0 +1,387 @@
+"""Search, as the person asking may see it (rule 2).
+
+Each kind is searched in two steps:
+
+1. **Candidates**: the full-text match, narrowed by the copies of the visibility columns kept on
+   the document row (desk, requester, organisation, watchers; an article's status and
+   visibility), ranked, bounded to ``CANDIDATES`` rows. This is the only query that touches the
+   full-text index, and it never joins the tickets table: the engine drives from its index and
+   the planner has nothing to mix.
+2. **Records**: the usual selector (``tickets_visible_to`` through ``filter_tickets``,
+   ``articles_visible_to``) applied to those ids with the list filters. It is the authority on
+   who sees what; the copies in step 1 only keep the candidates relevant.
+
+Staff notes are words of the ticket's desk staff: a ticket found on a desk where the searcher
+is not staff must match without them, which a second, tiny match over those few ids confirms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from comptoir.accounts.models import User
+from comptoir.accounts.permissions import staff_desk_ids
+from comptoir.core.actor import Actor
+from comptoir.core.errors import NotFound
+from comptoir.kb.models import Article, ArticleVariant
+from comptoir.search import fulltext
+from comptoir.search.backends import backend
+from comptoir.search.highlight import Marker
+from comptoir.search.models import ArticleDocument, PersonDocument, TicketDocument
+from comptoir.search.query import Words, read
+from comptoir.tickets.models import Ticket
+from comptoir.tickets.selectors import (
+    filter_tickets,
+    get_ticket_for,
+    tickets_visible_to,
+    with_list_relations,
+)
+
+#: Rows the full-text step hands to the visibility step, per kind.
+CANDIDATES = 1000
+
+KINDS = ("ticket", "article", "person")
+
+
+@dataclass
+class TicketHit:
+    ticket: Ticket
+    score: float
+    title: str = ""
+    snippet: str = ""
+    exact: bool = False
+
+
+@dataclass
+class ArticleHit:
+    article: Article
+    variant: ArticleVariant
+    score: float
+    title: str = ""
+    snippet: str = ""
+    exact: bool = False
+
+
+@dataclass
+class PersonHit:
+    person: User
+    score: float
+    title: str = ""
+    snippet: str = ""
+    exact: bool = False
+
+
+@dataclass
+class Results:
+    words: Words
+    tickets: list[TicketHit] = field(default_factory=list)
+    articles: list[ArticleHit] = field(default_factory=list)
+    people: list[PersonHit] = field(default_factory=list)
+    #: Per kind: how many matched (at most ``CANDIDATES``) and whether the bound was reached.
+    totals: dict[str, int] = field(default_factory=dict)
+    bounded: dict[str, bool] = field(default_factory=dict)
+
+
+def search(
+    actor: Actor,
+    text: str,
+    *,
+    kinds: tuple[str, ...] = KINDS,
+    limit: int = 20,
+    offset: int = 0,
+    filters: dict[str, Any] | None = None,
+) -> Results:
+    """What ``actor`` may see that matches ``text``, best first, ``limit`` of each kind."""
+    words = read(text)
+    results = Results(words=words)
+    if not words:
+        return results
+    if "ticket" in kinds:
+        _tickets(actor, words, results, limit, offset, filters or {})
+    if "article" in kinds:
+        desk_ids = (filters or {}).get("desk_ids")
+        _articles(actor, words, results, limit, offset, desk_ids)
+    if "person" in kinds and _sees_people(actor):
+        _people(words, results, limit, offset)
+    return results
+
+
+def _sees_everything(actor: Actor) -> bool:
+    return actor.is_system or actor.is_superuser
+
+
+def _sees_people(actor: Actor) -> bool:
+    return _sees_everything(actor) or bool(staff_desk_ids(actor))
+
+
+def _in(column: str, values: list[int] | set[int]) -> tuple[str, list[int]]:
+    values = sorted(values)
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+# ---------------------------------------------------------------------------------------------
+# Tickets
+
+
+def _ticket_scope(actor: Actor, staff: set[int]) -> tuple[str, list[Any]] | None:
+    """The copy of ``tickets_visible_to`` over document columns; None when all are visible."""
+    if _sees_everything(actor):
+        return None
+    user = actor.user
+    if user is None or not user.is_active:
+        return "1 = 0", []
+    parts: list[str] = ["d.requester_id = %s"]
+    params: list[Any] = [user.pk]
+    if staff:
+        clause, values = _in("d.desk_id", staff)
+        parts.append(clause)
+        params.extend(values)
+    if user.organisation_id is not None and user.organisation.members_see_all_tickets:
+        parts.append("d.organisation_id = %s")
+        params.append(user.organisation_id)
+    watchers = Ticket.watchers.through._meta.db_table
+    parts.append(f"d.ticket_id IN (SELECT ticket_id FROM {watchers} WHERE user_id = %s)")
+    params.append(user.pk)
+    return " OR ".join(parts), params
+
+
+def _tickets(
+    actor: Actor, words: Words, results: Results, limit: int, offset: int, filters: dict
+) -> None:
+    engine = backend()
+    every = _sees_everything(actor)
+    staff = set() if every else staff_desk_ids(actor)
+    exact: list[Ticket] = []
+    if words.ticket_ref:
+        with contextlib.suppress(NotFound):
+            exact.append(get_ticket_for(actor, words.ticket_ref))
+    ranked: list[tuple[int, float]] = []
+    if words.words:
+        scope = _ticket_scope(actor, staff)
+        where, params = scope if scope else ("", [])
+        ranked = engine.candidates(
+            fulltext.TICKETS,
+            words,
+            staff_text=True,
+            where=where,
+            params=tuple(params),
+            limit=CANDIDATES,
+        )
+    # The authority on visibility and the list filters, over the candidates' ids only.
+    allowed: dict[int, int] = dict(
+        filter_tickets(actor, **filters)
+        .filter(pk__in=[pk for pk, _ in ranked])
+        .values_list("pk", "desk_id")
+    )
+    # Found outside the searcher's staff desks: the words must be in the public text.
+    outside = sorted(pk for pk, desk in allowed.items() if not every and desk not in staff)
+    if outside:
+        public = {
+            pk
+            for pk, _ in engine.candidates(
+                fulltext.TICKETS,
+                words,
+                staff_text=False,
+                where=_in("d.ticket_id", outside)[0],
+                params=tuple(outside),
+                limit=len(outside),
+            )
+        }
+        for pk in outside:
+            if pk not in public:
+                del allowed[pk]
+    ordered = [t.pk for t in exact]
+    ordered += [pk for pk, _ in ranked if pk in allowed and pk not in ordered]
+    scores = dict(ranked)
+    shown = ordered[offset : offset + limit]
+    records = {t.pk: t for t in with_list_relations(tickets_visible_to(actor).filter(pk__in=shown))}
+    exact_ids = {t.pk for t in exact}
+    hits = [
+        TicketHit(
+            ticket=records[pk],
+            score=float("inf") if pk in exact_ids else scores[pk],
+            exact=pk in exact_ids,
+        )
+        for pk in shown
+        if pk in records
+    ]
+    results.totals["ticket"] = len(ordered)
+    results.bounded["ticket"] = len(ranked) >= CANDIDATES
+    page = hits
+    _mark(
+        TicketDocument,
+        words,
+        page,
+        key=lambda hit: hit.ticket.pk,
+        staff_text=lambda hit: every or hit.ticket.desk_id in staff,
+    )
+    results.tickets = page
+
+
+def _mark(model, words: Words, hits: list, *, key, staff_text) -> None:
+    """Fill each hit's title and passage from its document, found words marked, as safe HTML.
+
+    A passage shows staff notes only where the searcher is staff of the record's desk.
+    """
+    marker = Marker(words)
+    texts = {
+        pk: (title, body, notes)
+        for pk, title, body, notes in model.objects.filter(
+            pk__in=[key(hit) for hit in hits]
+        ).values_list("pk", "title", "body", "notes")
+    }
+    for hit in hits:
+        title, body, notes = texts.get(key(hit), ("", "", ""))
+        hit.title = marker.title(title)
+        passage = marker.passage(body)
+        if staff_text(hit) and notes and "<mark>" not in passage:
+            noted = marker.passage(notes)
+            passage = noted if "<mark>" in noted else passage
+        hit.snippet = passage
+
+
+# ---------------------------------------------------------------------------------------------
+# Articles
+
+
+def _article_scope(actor: Actor, staff: set[int]) -> tuple[str, list[Any]] | None:
+    if _sees_everything(actor):
+        return None
+    published = "d.status = 'published' AND (d.visibility = 'public'"
+    params: list[Any] = []
+    user = actor.user
+    if user is not None and user.is_active and user.organisation_id is not None:
+        orgs = Article.organisations.through._meta.db_table
+        published += (
+            " OR (d.visibility = 'organisations' AND d.article_id IN "
+            f"(SELECT article_id FROM {orgs} WHERE organisation_id = %s))"
+        )
+        params.append(user.organisation_id)
+    published += ")"
+    if not staff:
+        return published, params
+    clause, values = _in("d.desk_id", staff)
+    return f"{clause} OR ({published})", [*values, *params]
+
+
+def _articles(
+    actor: Actor,
+    words: Words,
+    results: Results,
+    limit: int,
+    offset: int,
+    desk_ids: list[int] | None,
+) -> None:
+    engine = backend()
+    from comptoir.kb.selectors import articles_visible_to
+
+    staff = set() if _sees_everything(actor) else staff_desk_ids(actor)
+    visible = articles_visible_to(actor)
+    if desk_ids:
+        visible = visible.filter(desk_id__in=desk_ids)
+    exact: list[Article] = []
+    if words.article_id is not None:
+        exact = list(visible.filter(pk=words.article_id).select_related("desk"))
+    ranked: list[tuple[int, float]] = []
+    if words.words:
+        scope = _article_scope(actor, staff)
+        where, params = scope if scope else ("", [])
+        ranked = engine.candidates(
+            fulltext.ARTICLES,
+            words,
+            staff_text=True,
+            where=where,
+            params=tuple(params),
+            limit=CANDIDATES,
+        )
+    # The authority on visibility, over the candidates' ids only; then the shown page in full.
+    allowed = dict(
+        ArticleVariant.objects.filter(pk__in=[pk for pk, _ in ranked])
+        .filter(article__in=visible)
+        .values_list("pk", "article_id")
+    )
+    language = actor.user.locale if actor.user is not None else ""
+    chosen: list[tuple[int | None, int, float]] = []  # (variant, article, score)
+    seen: set[int] = set()
+    for article in exact:
+        chosen.append((None, article.pk, float("inf")))
+        seen.add(article.pk)
+    for pk, score in ranked:  # the best-ranked language of each article
+        article_id = allowed.get(pk)
+        if article_id is None or article_id in seen:
+            continue
+        seen.add(article_id)
+        chosen.append((pk, article_id, score))
+    results.totals["article"] = len(chosen)
+    results.bounded["article"] = len(ranked) >= CANDIDATES
+    shown = chosen[offset : offset + limit]
+    variants = {
+        v.pk: v
+        for v in ArticleVariant.objects.filter(
+            pk__in=[pk for pk, _, _ in shown if pk is not None]
+        ).select_related("article", "article__desk")
+    }
+    exact_by_id = {a.pk: a for a in exact}
+    page: list[ArticleHit] = []
+    for pk, article_id, score in shown:
+        if pk is None:
+            variant = _variant_in(exact_by_id[article_id], language)
+            if variant is not None:
+                page.append(
+                    ArticleHit(
+                        article=exact_by_id[article_id], variant=variant, score=score, exact=True
+                    )
+                )
+        elif pk in variants:
+            page.append(ArticleHit(article=variants[pk].article, variant=variants[pk], score=score))
+    _mark(ArticleDocument, words, page, key=lambda hit: hit.variant.pk, staff_text=lambda hit: True)
+    results.articles = page
+
+
+def _variant_in(article: Article, language: str) -> ArticleVariant | None:
+    variants = {v.language: v for v in article.variants.all()}
+    return variants.get(language) or variants.get("en") or next(iter(variants.values()), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# People (staff only)
+
+
+def _people(words: Words, results: Results, limit: int, offset: int) -> None:
+    engine = backend()
+    exact: list[User] = []
+    if words.email:
+        exact = list(
+            User.objects.filter(email__iexact=words.email, is_active=True).select_related(
+                "organisation"
+            )
+        )
+    ranked: list[tuple[int, float]] = []
+    if words.words:
+        ranked = engine.candidates(
+            fulltext.PEOPLE, words, staff_text=True, where="d.is_active", limit=CANDIDATES
+        )
+    active = set(
+        User.objects.filter(pk__in=[pk for pk, _ in ranked], is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    ordered = [(u.pk, float("inf")) for u in exact]
+    seen = {u.pk for u in exact}
+    ordered += [(pk, score) for pk, score in ranked if pk in active and pk not in seen]
+    results.totals["person"] = len(ordered)
+    results.bounded["person"] = len(ranked) >= CANDIDATES
+    shown = ordered[offset : offset + limit]
+    people = {
+        u.pk: u
+        for u in User.objects.filter(pk__in=[pk for pk, _ in shown]).select_related("organisation")
+    }
+    page = [
+        PersonHit(person=people[pk], score=score, exact=score == float("inf"))
+        for pk, score in shown
+        if pk in people
+    ]
+    _mark(PersonDocument, words, page, key=lambda hit: hit.person.pk, staff_text=lambda hit: True)
+    results.people = page
