@@ -12,6 +12,7 @@ from comptoir.accounts.api import router as accounts_router
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.desks.api import router as desks_router
 from comptoir.desks.calendar_api import router as calendars_router
+from comptoir.kb.api import router as kb_router
 from comptoir.mail.api import router as mail_router
 from comptoir.notifications.api import router as notifications_router
 from comptoir.routing.api import router as routing_router
@@ -41,6 +42,7 @@ api.add_router("/calendars", calendars_router)
 api.add_router("/", routing_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/mail", mail_router)
+api.add_router("/kb", kb_router)
 api.add_router("/search", search_router)
 
 

@@ -268,6 +268,10 @@ COMPTOIR_API_PAGE_SIZE_MAX = 200
 # How long a process keeps its copy of the rows every request reads (tokens, users, roles,
 # desks); a change made elsewhere is seen this many seconds later at most (ADR 12). 0: never.
 COMPTOIR_CACHE_SECONDS = float(env("COMPTOIR_CACHE_SECONDS", "5") or 5)
+# Knowledge base: a published article is due for review this many days after it was last
+# vouched for; a suggested article deflected a ticket if none followed within these minutes.
+COMPTOIR_KB_REVIEW_DAYS = int(env("COMPTOIR_KB_REVIEW_DAYS") or 180)
+COMPTOIR_KB_DEFLECTION_MINUTES = int(env("COMPTOIR_KB_DEFLECTION_MINUTES") or 30)
 
 LOGGING = {
     "version": 1,

@@ -528,11 +528,132 @@ def load(seed: int = 42) -> None:
     services.merge_tickets(actor=as_(agent, Channel.WEB), source=dup, target=incidents[1])
     made.append((dup, 0))
 
+    _knowledge_base(it, cs, it_cats, cs_cats, manager, agent, northwind, incidents)
     _age(made, rng)
     # The demo's history wrote mail to its people as it went: none of it is for sending.
     OutboundMessage.objects.filter(status=OutboundStatus.PENDING).update(
         status=OutboundStatus.SUPPRESSED, last_error="Demo history: never sent."
     )
+
+
+def _knowledge_base(
+    it: Desk,
+    cs: Desk,
+    it_cats: dict[str, Category],
+    cs_cats: dict[str, Category],
+    manager: User,
+    agent: User,
+    northwind: Organisation,
+    incidents: list[Ticket],
+) -> None:
+    """A few articles per desk, in English and French: public, internal, for one customer, and
+    one past its review date."""
+    from django.utils import timezone
+
+    from comptoir.kb import services as kb
+    from comptoir.kb.models import Article
+
+    writer, editor = Actor.for_user(agent, Channel.WEB), Actor.for_user(manager, Channel.WEB)
+
+    def article(desk, category, visibility, en, fr, orgs=(), tags=()):
+        made = kb.create_article(
+            actor=writer if desk == it else editor,
+            desk=desk,
+            language="en",
+            title=en[0],
+            body=en[1],
+            category=category,
+            tags=list(tags),
+            visibility=visibility,
+            organisations=list(orgs),
+        )
+        if fr:
+            kb.add_variant(actor=editor, article=made, language="fr", title=fr[0], body=fr[1])
+        kb.publish_article(actor=editor, article=made)
+        return made
+
+    vpn = article(
+        it,
+        it_cats["network-vpn"],
+        "public",
+        (
+            "Connect to the VPN from home",
+            "1. Open **GlobalConnect** from the Start menu.\n"
+            "2. Sign in with your company address and password.\n"
+            "3. Approve the notification on your phone.\n\n"
+            "Still no connection? Restart the laptop and try again before opening a ticket.",
+        ),
+        (
+            "Se connecter au VPN depuis chez soi",
+            "1. Ouvrez **GlobalConnect** depuis le menu Démarrer.\n"
+            "2. Connectez-vous avec votre adresse et votre mot de passe.\n"
+            "3. Validez la notification sur votre téléphone.\n\n"
+            "Toujours pas de connexion ? Redémarrez l’ordinateur avant d’ouvrir un ticket.",
+        ),
+        tags=["vpn", "remote work"],
+    )
+    article(
+        it,
+        it_cats["hardware-printer"],
+        "internal",
+        (
+            "Printer jams on the 3rd floor: the fix",
+            "Open tray 2, remove the grey roller, clean it with the alcohol wipes in the "
+            "cupboard, and put it back. Order a new roller after three jams a week.",
+        ),
+        None,
+        tags=["printer"],
+    )
+    stale = article(
+        it,
+        it_cats["software-email"],
+        "public",
+        (
+            "Set up your mail on a phone",
+            "Install Outlook from the store and sign in with your company address.",
+        ),
+        (
+            "Configurer sa messagerie sur un téléphone",
+            "Installez Outlook depuis le magasin d’applications et connectez-vous.",
+        ),
+    )
+    # Past its review date: the lists flag it until a manager marks it reviewed.
+    Article.objects.filter(pk=stale.pk).update(review_on=timezone.localdate() - timedelta(days=30))
+    article(
+        cs,
+        cs_cats["account-data"],
+        "public",
+        (
+            "Export your purchase history",
+            "In the customer portal, open **Account › Orders** and choose *Export (CSV)*.",
+        ),
+        (
+            "Exporter l’historique de vos achats",
+            "Dans le portail client, ouvrez **Compte › Commandes** et choisissez *Exporter (CSV)*.",
+        ),
+    )
+    article(
+        cs,
+        cs_cats["billing-refunds"],
+        "internal",
+        (
+            "Refunds above 500 EUR",
+            "Refunds above 500 EUR need the manager's approval in the ERP before they are paid.",
+        ),
+        None,
+    )
+    article(
+        cs,
+        cs_cats["orders-delivery"],
+        "organisations",
+        (
+            "Northwind: delivery slots",
+            "Northwind's deliveries come on Tuesdays and Thursdays, 8:00 to 11:00.",
+        ),
+        None,
+        orgs=[northwind],
+    )
+    kb.link_article(actor=writer, article=vpn, ticket=incidents[1])
 
 
 def _weekdays(start: str, end: str) -> list[dict[str, object]]:

@@ -30,6 +30,7 @@ class ArticleTag(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("article tag")
 
     def __str__(self) -> str:
         return self.name
@@ -79,7 +80,16 @@ class Article(models.Model):
     not_helpful = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["desk", "status", "visibility"])]
+        verbose_name = _("article")
+        indexes = [
+            models.Index(fields=["desk", "status", "visibility"]),
+            # The lists: newest change first, per desk (staff) or across published articles.
+            models.Index(fields=["desk", "updated_at", "id"], name="kb_article_desk_updated"),
+            models.Index(
+                fields=["status", "visibility", "updated_at", "id"], name="kb_article_published"
+            ),
+            models.Index(fields=["desk", "review_on"], name="kb_article_review"),
+        ]
 
     def __str__(self) -> str:
         return f"KB-{self.pk}"
@@ -98,6 +108,7 @@ class ArticleVariant(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("language version")
         constraints = [
             models.UniqueConstraint(fields=["article", "language"], name="kb_one_variant_per_lang")
         ]
@@ -122,6 +133,7 @@ class ArticleVersion(models.Model):
 
     class Meta:
         ordering = ["-number"]
+        verbose_name = _("version")
         constraints = [
             models.UniqueConstraint(fields=["variant", "number"], name="kb_version_number")
         ]
@@ -152,25 +164,43 @@ class ArticleAttachment(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("attachment")
 
     def __str__(self) -> str:
         return self.filename
 
 
 class Feedback(models.Model):
-    """One reader's "did this help?" answer. A signed-in person answers once per article."""
+    """One reader's "did this help?" answer. A signed-in person answers once per article (and a
+    reader without an account once per browser session): a second answer replaces the first."""
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="feedback")
     language = models.CharField(max_length=10)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    session_key = models.CharField(max_length=64, blank=True)
     helpful = models.BooleanField()
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
         indexes = [models.Index(fields=["article", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "user"],
+                condition=models.Q(user__isnull=False),
+                name="kb_feedback_once_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["article", "session_key"],
+                condition=models.Q(user__isnull=True) & ~models.Q(session_key=""),
+                name="kb_feedback_once_per_session",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{'Helpful' if self.helpful else 'Not helpful'}: {self.article_id}"
@@ -196,10 +226,31 @@ class Deflection(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["desk", "created_at"])]
+        verbose_name = _("deflection")
+        indexes = [
+            models.Index(fields=["desk", "created_at"]),
+            models.Index(fields=["article", "created_at"], name="kb_deflection_article"),
+        ]
 
     def __str__(self) -> str:
         return f"Suggested {self.article_id}"
+
+
+class ArticleViewDay(models.Model):
+    """How many times an article was read on one day (UTC), for the figures of a period."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="view_days")
+    day = models.DateField()
+    views = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["article", "day"], name="kb_one_row_per_day")
+        ]
+        indexes = [models.Index(fields=["day"], name="kb_view_day")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} {self.day}: {self.views}"
 
 
 class TicketArticle(models.Model):
@@ -213,8 +264,12 @@ class TicketArticle(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("link to a ticket")
         constraints = [models.UniqueConstraint(fields=["article", "ticket"], name="kb_link_once")]
-        indexes = [models.Index(fields=["ticket"])]
+        indexes = [
+            models.Index(fields=["ticket"]),
+            models.Index(fields=["created_at"], name="kb_link_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.article_id} ↔ {self.ticket_id}"
