@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -245,30 +247,28 @@ def test_the_full_text_step_never_joins_the_tickets(world, corpus):
     a ticket column) lets the planner walk the tickets and test the match on each: the known
     100× slowdown at a million rows.
     """
-    actor = Actor.for_user(world.requester)
+    actor = Actor.for_user(world.agent)
     with CaptureQueriesContext(connection) as queries:
         selectors.search(actor, "vpn", kinds=("ticket",))
-    matching = [
-        q["sql"] for q in queries if "MATCH" in q["sql"] or "@@" in q["sql"]
-    ]
+    matching = [q["sql"] for q in queries if "MATCH" in q["sql"] or "@@" in q["sql"]]
     assert matching
     for sql in matching:
-        assert "tickets_ticket " not in sql and '"tickets_ticket"' not in sql
-        # Bounded: the ranked step has a LIMIT; the marking step names its few rows.
-        assert "LIMIT" in sql or "rowid IN (" in sql or "= ANY(" in sql, sql
-    scope = selectors._ticket_scope(actor, set())
-    assert scope is not None
-    where, params = scope
-    plan = explain(where, params)
-    if connection.vendor == "sqlite":
-        assert "VIRTUAL TABLE INDEX" in plan[0], plan
-        assert any(step.startswith("SEARCH d USING INTEGER PRIMARY KEY") for step in plan), plan
-    else:
-        assert any("search_ticketdocument_vector" in step for step in plan), plan
-        assert not any("Seq Scan on search_ticketdocument " in step for step in plan), plan
+        assert not re.search(r"\btickets_ticket\b(?!_)", sql), sql  # watchers may be read
+        assert "LIMIT" in sql, sql
+    for scope in selectors._ticket_scopes(actor, {world.desk.pk}):
+        plan = explain(scope)
+        if connection.vendor == "sqlite":
+            # The scope is part of the match: one scan of the full-text index, nothing else.
+            assert plan[0].startswith("SCAN search_ticketdocument_fts VIRTUAL TABLE INDEX"), plan
+            assert not any("search_ticketdocument " in step for step in plan), plan
+        else:
+            # Which index drives depends on the data (the bench prints the plan at a million
+            # tickets); here: an index of the documents, never a scan of them or the tickets.
+            assert any("Index" in step and "search_ticketdocument" in step for step in plan), plan
+            assert not any("Seq Scan" in step for step in plan), plan
 
 
-def explain(where: str, params: list) -> list[str]:
+def explain(scope) -> list[str]:
     """The plan of the candidate query, with sequential scans priced out on PostgreSQL (the
     test tables are tiny; the question is whether the index can drive the query)."""
     words = read("vpn")
@@ -277,17 +277,16 @@ def explain(where: str, params: list) -> list[str]:
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute(
-                f"EXPLAIN QUERY PLAN SELECT d.ticket_id FROM {index.fts} JOIN {index.table} d "
-                f"ON d.ticket_id = {index.fts}.rowid WHERE {index.fts} MATCH %s AND ({where}) "
-                "ORDER BY bm25(" + index.fts + ") LIMIT 1000",
-                [engine.match(words, True), *params],
+                f"EXPLAIN QUERY PLAN SELECT rowid, bm25({index.fts}) FROM {index.fts} "  # noqa: S608
+                f"WHERE {index.fts} MATCH %s ORDER BY rowid DESC LIMIT 2000",
+                [engine.match(words, scope)],
             )
             return [row[-1] for row in cursor.fetchall()]
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(
-            f"EXPLAIN SELECT d.ticket_id FROM {index.table} d, (SELECT %s::tsquery AS query) q "
-            f"WHERE d.vector @@ q.query AND ({where}) "
-            "ORDER BY ts_rank(d.vector, q.query) DESC LIMIT 1000",
-            [engine.tsquery(words, True), *params],
+            f"EXPLAIN SELECT d.ticket_id FROM {index.table} d "  # noqa: S608
+            f"WHERE d.vector @@ %s::tsquery AND ({scope.where}) "
+            "ORDER BY d.ticket_id DESC LIMIT 2000",
+            [engine.tsquery(words, scope.staff_text), *scope.params],
         )
         return [row[0] for row in cursor.fetchall()]

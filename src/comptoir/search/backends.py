@@ -1,20 +1,45 @@
 """The two full-text engines behind one small interface.
 
-``candidates`` runs the match, narrowed by a visibility predicate on the document row, ranked,
-bounded: this is the only query that touches the full-text index. The visibility predicate is
-given as SQL over the document alias ``d`` with ``%s`` parameters, built by ``selectors`` from
-values only. Found words are marked by ``highlight``, in Python, on the few rows shown.
+``candidates`` runs the match, narrowed to what the searcher may see (a ``Scope``), ranked,
+bounded: this is the only query that touches the full-text index. On SQLite the scope is more
+words in the same FTS5 match (tokens of the ``scope`` column); on PostgreSQL a predicate on
+indexed columns of the document row, which the planner combines with the GIN index. Both are
+built by ``selectors`` from values only. Found words are marked by ``highlight``, in Python, on
+the few rows shown.
+
+Ranking is bounded too: ``recent`` ranks only the most recent matches (by id) that pass the
+predicate. Scoring a match costs far more than finding it (BM25 or ``ts_rank`` reads each
+matching document's statistics), so a word found in a fifth of a million tickets would cost
+seconds to rank in full; bounded, a query costs the same whether it matches a thousand records
+or a million. A query matching fewer than ``recent`` records is ranked in full.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import connection
 
-from comptoir.search.fulltext import Index
+from comptoir.search.fulltext import TEXT_COLUMNS, Index
 from comptoir.search.query import Words, fts5_match
 
-#: Columns a search that must not see staff notes may match (the order of ``COLUMNS``).
+#: Columns a search that must not see staff notes may match.
 PUBLIC_COLUMNS = ("ref", "title", "body", "people")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a searcher may see of one kind, as each engine narrows a match to it.
+
+    ``tokens``: an FTS5 expression over the document's ``scope`` column (``d1 OR r5``);
+    ``where``/``params``: the same rule as SQL over the document alias ``d``, for PostgreSQL.
+    Both empty: everything. ``staff_text``: whether the staff notes' words may match.
+    """
+
+    tokens: str = ""
+    where: str = ""
+    params: tuple = ()
+    staff_text: bool = True
 
 
 def _where(where: str) -> str:
@@ -22,30 +47,27 @@ def _where(where: str) -> str:
 
 
 class SqliteBackend:
-    #: bm25 weight of each column (ref, title, body, notes, people).
-    WEIGHTS = "10.0, 4.0, 1.0, 1.0, 2.0"
+    #: bm25 weight of each column (ref, title, body, notes, people, scope).
+    WEIGHTS = "10.0, 4.0, 1.0, 1.0, 2.0, 0.0"
 
-    def match(self, words: Words, staff_text: bool) -> str:
-        return fts5_match(words, None if staff_text else PUBLIC_COLUMNS)
+    def match(self, words: Words, scope: Scope) -> str:
+        columns = TEXT_COLUMNS if scope.staff_text else PUBLIC_COLUMNS
+        return fts5_match(words, columns, scope.tokens)
 
     def candidates(
-        self,
-        index: Index,
-        words: Words,
-        *,
-        staff_text: bool,
-        where: str = "",
-        params: tuple = (),
-        limit: int,
+        self, index: Index, words: Words, scope: Scope, *, limit: int, recent: int | None = None
     ) -> list[tuple[int, float]]:
-        fts, table, key = index.fts, index.table, index.key
-        sql = (
-            f"SELECT d.{key}, bm25({fts}, {self.WEIGHTS}) AS score "
-            f"FROM {fts} JOIN {table} d ON d.{key} = {fts}.rowid "
-            f"WHERE {fts} MATCH %s{_where(where)} ORDER BY score LIMIT %s"
-        )
+        """Best first, as (id, score); the words and the scope in one match over the index."""
+        fts = index.fts
+        # FTS5 walks a match in rowid order, newest first when asked: the inner LIMIT stops it.
+        matched = f"SELECT rowid AS id, bm25({fts}, {self.WEIGHTS}) AS score FROM {fts} WHERE {fts} MATCH %s"
+        arguments: list = [self.match(words, scope)]
+        if recent:
+            matched += " ORDER BY rowid DESC LIMIT %s"
+            arguments.append(recent)
+        sql = f"SELECT id, score FROM ({matched}) ORDER BY score, id DESC LIMIT %s"
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self.match(words, staff_text), *params, limit])
+            cursor.execute(sql, [*arguments, limit])
             # bm25 is lower for better matches; report higher-is-better like PostgreSQL.
             return [(row[0], -row[1]) for row in cursor.fetchall()]
 
@@ -83,26 +105,29 @@ class PostgresBackend:
         return f"'{word}'{suffix}"
 
     def candidates(
-        self,
-        index: Index,
-        words: Words,
-        *,
-        staff_text: bool,
-        where: str = "",
-        params: tuple = (),
-        limit: int,
+        self, index: Index, words: Words, scope: Scope, *, limit: int, recent: int | None = None
     ) -> list[tuple[int, float]]:
-        query = self.tsquery(words, staff_text)
+        """Best first, as (id, score): the GIN index and the scope columns' indexes find the
+        matches, the newest ``recent`` of them are ranked."""
+        query = self.tsquery(words, scope.staff_text)
         if not query:
             return []
         table, key = index.table, index.key
-        sql = (
-            f"SELECT d.{key}, ts_rank(d.vector, q.query) AS score "
-            f"FROM {table} d, (SELECT %s::tsquery AS query) q "
-            f"WHERE d.vector @@ q.query{_where(where)} ORDER BY score DESC, d.{key} DESC LIMIT %s"
+        # A CTE the planner may not fold into a walk of the primary key testing each row.
+        matched = (
+            f"SELECT d.{key} AS id FROM {table} d "
+            f"WHERE d.vector @@ %s::tsquery{_where(scope.where)}"
         )
+        bound = f" ORDER BY d.{key} DESC LIMIT %s" if recent else ""
+        sql = (
+            f"WITH found AS MATERIALIZED ({matched}{bound}) "
+            f"SELECT d.{key}, ts_rank(d.vector, %s::tsquery) AS score "
+            f"FROM found JOIN {table} d ON d.{key} = found.id "
+            f"ORDER BY score DESC, d.{key} DESC LIMIT %s"
+        )
+        arguments = [query, *scope.params, *([recent] if recent else []), query, limit]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [query, *params, limit])
+            cursor.execute(sql, arguments)
             return [(row[0], float(row[1])) for row in cursor.fetchall()]
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-COLUMNS = ("ref", "title", "body", "notes", "people")
+COLUMNS = ("ref", "title", "body", "notes", "people", "scope")
+#: The columns holding words people search; ``scope`` holds visibility tokens (models.py).
+TEXT_COLUMNS = COLUMNS[:5]
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def pg_install(index: Index) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {table}_vector ON {table} USING gin (vector)",
         f"DROP TRIGGER IF EXISTS {table}_vector ON {table}",
         f"CREATE TRIGGER {table}_vector BEFORE INSERT OR UPDATE OF language, "
-        f"{', '.join(COLUMNS)} ON {table} "
+        f"{', '.join(TEXT_COLUMNS)} ON {table} "
         "FOR EACH ROW EXECUTE FUNCTION search_document_vector()",
     ]
 

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model
 from django.utils import timezone
 
 from comptoir.accounts.models import User
@@ -30,7 +29,24 @@ from comptoir.search.models import ArticleDocument, PersonDocument, TicketDocume
 from comptoir.tickets import events as ev
 from comptoir.tickets.models import Comment, Ticket
 
-TEXT_FIELDS = ["language", "ref", "title", "body", "notes", "people", "indexed_at"]
+TEXT_FIELDS = ["language", "ref", "title", "body", "notes", "people", "scope", "indexed_at"]
+
+
+def ticket_scope(desk: int, requester: int | None, organisation: int | None, watchers) -> str:
+    """The visibility tokens of a ticket (``search.models``): desk, requester, organisation,
+    watchers."""
+    tokens = [f"d{desk}"]
+    if requester is not None:
+        tokens.append(f"r{requester}")
+    if organisation is not None:
+        tokens.append(f"o{organisation}")
+    tokens += [f"w{user}" for user in sorted(watchers)]
+    return " ".join(tokens)
+
+
+def article_scope(desk: int, status: str, visibility: str, organisations) -> str:
+    return " ".join([f"d{desk}", status, visibility, *(f"o{o}" for o in sorted(organisations))])
+
 
 # ---------------------------------------------------------------------------------------------
 # Tickets
@@ -56,9 +72,14 @@ def _ticket_documents(ticket_filter: dict[str, Any]) -> list[TicketDocument]:
     ids = [row[0] for row in tickets]
     public: dict[int, list[str]] = defaultdict(list)
     notes: dict[int, list[str]] = defaultdict(list)
+    watchers: dict[int, list[int]] = defaultdict(list)
     comments = Comment.objects.filter(ticket_id__gte=ids[0], ticket_id__lte=ids[-1])
+    watching = Ticket.watchers.through.objects.filter(ticket_id__gte=ids[0], ticket_id__lte=ids[-1])
     if len(ids) < 50:
         comments = Comment.objects.filter(ticket_id__in=ids)
+        watching = Ticket.watchers.through.objects.filter(ticket_id__in=ids)
+    for ticket_id, user_id in watching.values_list("ticket_id", "user_id"):
+        watchers[ticket_id].append(user_id)
     for ticket_id, body, is_public in comments.order_by("pk").values_list(
         "ticket_id", "body", "public"
     ):
@@ -78,13 +99,14 @@ def _ticket_documents(ticket_filter: dict[str, Any]) -> list[TicketDocument]:
                 body="\n".join([description, *public.get(pk, ())]),
                 notes="\n".join(notes.get(pk, ())),
                 people=" ".join(part for part in (name, email) if part),
+                scope=ticket_scope(desk, requester, org, watchers.get(pk, ())),
                 indexed_at=now,
             )
         )
     return documents
 
 
-def _write(model: type[Model], documents: list, scope_fields: list[str]) -> None:
+def _write(model: Any, documents: list, scope_fields: list[str]) -> None:
     if documents:
         key = model._meta.pk.name
         model.objects.bulk_create(
@@ -123,9 +145,19 @@ def add_comment_words(ticket_id: int, comment_id: int) -> None:
 
 
 @subscribe(ev.TicketCreated, in_transaction=True)
-@subscribe(ev.TicketUpdated, in_transaction=True)
-def _ticket_changed(event: ev.TicketEventBase) -> None:
+def _ticket_created(event: ev.TicketCreated) -> None:
     index_tickets([event.ticket_id])
+
+
+@subscribe(ev.TicketUpdated, in_transaction=True)
+def _ticket_updated(event: ev.TicketUpdated) -> None:
+    index_tickets([event.ticket_id])
+
+
+@subscribe(ev.TicketMerged, in_transaction=True)
+def _ticket_merged(event: ev.TicketMerged) -> None:
+    # The replies, files and watchers moved to the ticket merged into.
+    index_tickets([event.ticket_id, event.into_ticket_id])
 
 
 @subscribe(ev.TicketCommented, in_transaction=True)
@@ -146,10 +178,16 @@ def _article_documents(variant_filter: dict[str, Any]) -> list[ArticleDocument]:
     if not variants:
         return []
     tags: dict[int, list[str]] = defaultdict(list)
+    organisations: dict[int, list[int]] = defaultdict(list)
+    article_ids = {v.article_id for v in variants}
     for article_id, name in Article.tags.through.objects.filter(
-        article_id__in={v.article_id for v in variants}
+        article_id__in=article_ids
     ).values_list("article_id", "articletag__name"):
         tags[article_id].append(name)
+    for article_id, organisation_id in Article.organisations.through.objects.filter(
+        article_id__in=article_ids
+    ).values_list("article_id", "organisation_id"):
+        organisations[article_id].append(organisation_id)
     now = timezone.now()
     documents = []
     for variant in variants:
@@ -168,6 +206,12 @@ def _article_documents(variant_filter: dict[str, Any]) -> list[ArticleDocument]:
                 body="\n".join(part for part in (category, variant.body) if part),
                 notes="",
                 people="",
+                scope=article_scope(
+                    article.desk_id,
+                    article.status,
+                    article.visibility,
+                    organisations.get(article.pk, ()),
+                ),
                 indexed_at=now,
             )
         )
@@ -215,6 +259,7 @@ def _person_documents(user_filter: dict[str, Any]) -> list[PersonDocument]:
             body=org_name or "",
             notes="",
             people="",
+            scope="active",
             indexed_at=now,
         )
         for pk, email, name, phone, _language, org, org_name in rows.order_by("pk")
@@ -248,12 +293,19 @@ def person_saved(sender, instance: User, update_fields=None, raw=False, **kwargs
 
 KINDS = ("tickets", "articles", "people")
 
+#: Per kind: the records, their documents, how a batch's documents are built, the columns
+#: visibility reads.
+_KINDS: dict[str, tuple[Any, Any, Callable[[dict[str, Any]], list[Any]], list[str]]] = {
+    "tickets": (Ticket, TicketDocument, _ticket_documents, TICKET_SCOPE),
+    "articles": (ArticleVariant, ArticleDocument, _article_documents, ARTICLE_SCOPE),
+    "people": (User, PersonDocument, _person_documents, PERSON_SCOPE),
+}
+
 Progress = Callable[[str, int, int], None]
 
 
 def count(kind: str) -> int:
-    model = {"tickets": Ticket, "articles": ArticleVariant, "people": User}[kind]
-    return model.objects.count()
+    return _KINDS[kind][0].objects.count()
 
 
 def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = None) -> int:
@@ -263,16 +315,7 @@ def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = No
     halfway is finished by running it again. Documents whose record is gone are removed.
     """
     fulltext.ensure(connection)
-    model, build, scope = {
-        "tickets": (Ticket, _ticket_documents, TICKET_SCOPE),
-        "articles": (ArticleVariant, _article_documents, ARTICLE_SCOPE),
-        "people": (User, _person_documents, PERSON_SCOPE),
-    }[kind]
-    document_model = {
-        "tickets": TicketDocument,
-        "articles": ArticleDocument,
-        "people": PersonDocument,
-    }[kind]
+    model, document_model, build, scope = _KINDS[kind]
     total = model.objects.count()
     done = last = 0
     while True:

@@ -9,11 +9,14 @@ builder serves them all:
   replies);
 - ``notes``: what only the desk's staff may read (a ticket's internal notes); a requester's
   search never matches these words;
-- ``people``: names and addresses of the people on it.
+- ``people``: names and addresses of the people on it;
 
-Next to them, copies of the few columns visibility depends on, so that the full-text match can
-be narrowed to what the searcher may see without leaving the index (``selectors`` then applies
-the authoritative rule to the candidates).
+and ``scope``: tokens naming who may see the record (``d3`` its desk, ``r12`` its requester,
+``o4`` their organisation, ``w9`` a watcher; an article's status and visibility), matched on
+SQLite in the same full-text query as the words, so that narrowing a match to what the searcher
+may see never leaves the index. PostgreSQL narrows it with the plain columns beside them
+(indexed), which its planner combines with the full-text index. ``selectors`` then applies the
+authoritative rule to the candidates either way.
 
 The full-text index itself is the database's: an FTS5 table over these rows on SQLite, a
 ``tsvector`` column with a GIN index on PostgreSQL, both kept by triggers on these tables
@@ -43,6 +46,7 @@ class Document(models.Model):
     body = models.TextField(blank=True)
     notes = models.TextField(blank=True)
     people = models.TextField(blank=True)
+    scope = models.TextField(blank=True)
     indexed_at = models.DateTimeField()
 
     class Meta:
@@ -53,9 +57,9 @@ class TicketDocument(Document):
     ticket = RecordKey(
         "tickets.Ticket", primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
-    desk_id = models.IntegerField()
-    requester_id = models.IntegerField(null=True)
-    organisation_id = models.IntegerField(null=True)
+    desk_id = models.IntegerField(db_index=True)
+    requester_id = models.IntegerField(null=True, db_index=True)
+    organisation_id = models.IntegerField(null=True, db_index=True)
 
     def __str__(self) -> str:
         return self.ref

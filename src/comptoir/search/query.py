@@ -124,16 +124,15 @@ def read(text: str) -> Words:
     )
 
 
-def fts5_match(words: Words, columns: tuple[str, ...] | None = None) -> str:
-    """An FTS5 MATCH expression: each word quoted, a prefix where long enough, all required.
-
-    ``columns`` limits the match to those columns (a requester's search skips staff notes).
+def fts5_match(words: Words, columns: tuple[str, ...], scope: str = "") -> str:
+    """An FTS5 MATCH expression: each word quoted, a prefix where long enough, all required,
+    in ``columns`` only; and, when given, the ``scope`` expression over the scope column.
     """
     terms = []
     for word in words.words:
         quoted = '"' + word.replace('"', '""') + '"'
         terms.append(quoted + "*" if words.is_prefix(word) else quoted)
-    expression = " AND ".join(terms)
-    if columns:
-        return "{" + " ".join(columns) + "} : (" + expression + ")"
+    expression = "{" + " ".join(columns) + "} : (" + " AND ".join(terms) + ")"
+    if scope:
+        expression += " AND scope : (" + scope + ")"
     return expression

@@ -27,7 +27,7 @@ from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
 from comptoir.kb.models import Article, ArticleVariant
 from comptoir.search import fulltext
-from comptoir.search.backends import backend
+from comptoir.search.backends import Scope, backend
 from comptoir.search.highlight import Marker
 from comptoir.search.models import ArticleDocument, PersonDocument, TicketDocument
 from comptoir.search.query import Words, read
@@ -39,6 +39,8 @@ from comptoir.tickets.selectors import (
     with_list_relations,
 )
 
+#: Matches ranked, per kind: the newest this many that the searcher may see (see backends).
+RANKED = 2000
 #: Rows the full-text step hands to the visibility step, per kind.
 CANDIDATES = 1000
 
@@ -125,26 +127,56 @@ def _in(column: str, values: list[int] | set[int]) -> tuple[str, list[int]]:
 # Tickets
 
 
-def _ticket_scope(actor: Actor, staff: set[int]) -> tuple[str, list[Any]] | None:
-    """The copy of ``tickets_visible_to`` over document columns; None when all are visible."""
+def _ticket_scopes(actor: Actor, staff: set[int]) -> list[Scope]:
+    """``tickets_visible_to`` as scopes of the match: the staff desks' tickets, where notes
+    count, and the searcher's own (asked, watched, their organisation's when shared), where
+    only the public text does."""
     if _sees_everything(actor):
-        return None
+        return [Scope()]
     user = actor.user
     if user is None or not user.is_active:
-        return "1 = 0", []
-    parts: list[str] = ["d.requester_id = %s"]
-    params: list[Any] = [user.pk]
+        return []
+    scopes = []
     if staff:
         clause, values = _in("d.desk_id", staff)
-        parts.append(clause)
-        params.extend(values)
-    if user.organisation_id is not None and user.organisation.members_see_all_tickets:
+        scopes.append(
+            Scope(
+                tokens=" OR ".join(f"d{d}" for d in sorted(staff)),
+                where=clause,
+                params=tuple(values),
+            )
+        )
+    tokens = [f"r{user.pk}", f"w{user.pk}"]
+    parts = ["d.requester_id = %s"]
+    params: list[Any] = [user.pk]
+    organisation = user.organisation if user.organisation_id is not None else None
+    if organisation is not None and organisation.members_see_all_tickets:
+        tokens.append(f"o{organisation.pk}")
         parts.append("d.organisation_id = %s")
-        params.append(user.organisation_id)
+        params.append(organisation.pk)
     watchers = Ticket.watchers.through._meta.db_table
     parts.append(f"d.ticket_id IN (SELECT ticket_id FROM {watchers} WHERE user_id = %s)")
     params.append(user.pk)
-    return " OR ".join(parts), params
+    scopes.append(
+        Scope(
+            tokens=" OR ".join(tokens),
+            where=" OR ".join(parts),
+            params=tuple(params),
+            staff_text=False,
+        )
+    )
+    return scopes
+
+
+def _best_of(engine, index, words: Words, scopes: list[Scope]) -> list[tuple[int, float]]:
+    """The candidates of every scope, best first, each record once."""
+    ranked: dict[int, float] = {}
+    for scope in scopes:
+        for pk, score in engine.candidates(index, words, scope, limit=CANDIDATES, recent=RANKED):
+            if pk not in ranked or score > ranked[pk]:
+                ranked[pk] = score
+    ordered = sorted(ranked.items(), key=lambda item: (-item[1], -item[0]))
+    return ordered[:CANDIDATES]
 
 
 def _tickets(
@@ -159,39 +191,13 @@ def _tickets(
             exact.append(get_ticket_for(actor, words.ticket_ref))
     ranked: list[tuple[int, float]] = []
     if words.words:
-        scope = _ticket_scope(actor, staff)
-        where, params = scope if scope else ("", [])
-        ranked = engine.candidates(
-            fulltext.TICKETS,
-            words,
-            staff_text=True,
-            where=where,
-            params=tuple(params),
-            limit=CANDIDATES,
-        )
+        ranked = _best_of(engine, fulltext.TICKETS, words, _ticket_scopes(actor, staff))
     # The authority on visibility and the list filters, over the candidates' ids only.
-    allowed: dict[int, int] = dict(
+    allowed = set(
         filter_tickets(actor, **filters)
         .filter(pk__in=[pk for pk, _ in ranked])
-        .values_list("pk", "desk_id")
+        .values_list("pk", flat=True)
     )
-    # Found outside the searcher's staff desks: the words must be in the public text.
-    outside = sorted(pk for pk, desk in allowed.items() if not every and desk not in staff)
-    if outside:
-        public = {
-            pk
-            for pk, _ in engine.candidates(
-                fulltext.TICKETS,
-                words,
-                staff_text=False,
-                where=_in("d.ticket_id", outside)[0],
-                params=tuple(outside),
-                limit=len(outside),
-            )
-        }
-        for pk in outside:
-            if pk not in public:
-                del allowed[pk]
     ordered = [t.pk for t in exact]
     ordered += [pk for pk, _ in ranked if pk in allowed and pk not in ordered]
     scores = dict(ranked)
@@ -246,24 +252,32 @@ def _mark(model, words: Words, hits: list, *, key, staff_text) -> None:
 # Articles
 
 
-def _article_scope(actor: Actor, staff: set[int]) -> tuple[str, list[Any]] | None:
+def _article_scope(actor: Actor, staff: set[int]) -> Scope:
+    """``articles_visible_to`` as a scope of the match."""
     if _sees_everything(actor):
-        return None
-    published = "d.status = 'published' AND (d.visibility = 'public'"
+        return Scope()
+    tokens = "published AND (public"
+    where = "d.status = 'published' AND (d.visibility = 'public'"
     params: list[Any] = []
     user = actor.user
     if user is not None and user.is_active and user.organisation_id is not None:
         orgs = Article.organisations.through._meta.db_table
-        published += (
+        tokens += f" OR (organisations AND o{user.organisation_id})"
+        where += (
             " OR (d.visibility = 'organisations' AND d.article_id IN "
             f"(SELECT article_id FROM {orgs} WHERE organisation_id = %s))"
         )
         params.append(user.organisation_id)
-    published += ")"
+    tokens, where = tokens + ")", where + ")"
     if not staff:
-        return published, params
+        return Scope(tokens=tokens, where=where, params=tuple(params))
     clause, values = _in("d.desk_id", staff)
-    return f"{clause} OR ({published})", [*values, *params]
+    desks = " OR ".join(f"d{d}" for d in sorted(staff))
+    return Scope(
+        tokens=f"{desks} OR ({tokens})",
+        where=f"{clause} OR ({where})",
+        params=(*values, *params),
+    )
 
 
 def _articles(
@@ -286,16 +300,7 @@ def _articles(
         exact = list(visible.filter(pk=words.article_id).select_related("desk"))
     ranked: list[tuple[int, float]] = []
     if words.words:
-        scope = _article_scope(actor, staff)
-        where, params = scope if scope else ("", [])
-        ranked = engine.candidates(
-            fulltext.ARTICLES,
-            words,
-            staff_text=True,
-            where=where,
-            params=tuple(params),
-            limit=CANDIDATES,
-        )
+        ranked = _best_of(engine, fulltext.ARTICLES, words, [_article_scope(actor, staff)])
     # The authority on visibility, over the candidates' ids only; then the shown page in full.
     allowed = dict(
         ArticleVariant.objects.filter(pk__in=[pk for pk, _ in ranked])
@@ -309,11 +314,11 @@ def _articles(
         chosen.append((None, article.pk, float("inf")))
         seen.add(article.pk)
     for pk, score in ranked:  # the best-ranked language of each article
-        article_id = allowed.get(pk)
-        if article_id is None or article_id in seen:
+        of = allowed.get(pk)
+        if of is None or of in seen:
             continue
-        seen.add(article_id)
-        chosen.append((pk, article_id, score))
+        seen.add(of)
+        chosen.append((pk, of, score))
     results.totals["article"] = len(chosen)
     results.bounded["article"] = len(ranked) >= CANDIDATES
     shown = chosen[offset : offset + limit]
@@ -325,24 +330,27 @@ def _articles(
     }
     exact_by_id = {a.pk: a for a in exact}
     page: list[ArticleHit] = []
-    for pk, article_id, score in shown:
-        if pk is None:
-            variant = _variant_in(exact_by_id[article_id], language)
+    for key, article_pk, score in shown:
+        if key is None:
+            variant = _variant_in(exact_by_id[article_pk], language)
             if variant is not None:
                 page.append(
                     ArticleHit(
-                        article=exact_by_id[article_id], variant=variant, score=score, exact=True
+                        article=exact_by_id[article_pk], variant=variant, score=score, exact=True
                     )
                 )
-        elif pk in variants:
-            page.append(ArticleHit(article=variants[pk].article, variant=variants[pk], score=score))
+        elif key in variants:
+            page.append(
+                ArticleHit(article=variants[key].article, variant=variants[key], score=score)
+            )
     _mark(ArticleDocument, words, page, key=lambda hit: hit.variant.pk, staff_text=lambda hit: True)
     results.articles = page
 
 
 def _variant_in(article: Article, language: str) -> ArticleVariant | None:
-    variants = {v.language: v for v in article.variants.all()}
-    return variants.get(language) or variants.get("en") or next(iter(variants.values()), None)
+    from comptoir.kb.selectors import variant_for
+
+    return variant_for(article, language)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,8 +368,8 @@ def _people(words: Words, results: Results, limit: int, offset: int) -> None:
         )
     ranked: list[tuple[int, float]] = []
     if words.words:
-        ranked = engine.candidates(
-            fulltext.PEOPLE, words, staff_text=True, where="d.is_active", limit=CANDIDATES
+        ranked = _best_of(
+            engine, fulltext.PEOPLE, words, [Scope(tokens="active", where="d.is_active")]
         )
     active = set(
         User.objects.filter(pk__in=[pk for pk, _ in ranked], is_active=True).values_list(

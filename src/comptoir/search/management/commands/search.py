@@ -55,8 +55,8 @@ class Command(BaseCommand):
             self.stdout.write(f"ticket  {hit.ticket.ref:<12} {hit.ticket.title}")
         for article in found.articles:
             self.stdout.write(f"article KB-{article.article.pk:<9} {article.variant.title}")
-        for person in found.people:
-            self.stdout.write(f"person  {person.person.email}")
+        for found_person in found.people:
+            self.stdout.write(f"person  {found_person.person.email}")
 
 
 class _Bar:
