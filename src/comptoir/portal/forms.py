@@ -7,6 +7,7 @@ from typing import cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from comptoir.kb.services import MAX_COMMENT as MAX_FEEDBACK_COMMENT
 from comptoir.tickets.services import MAX_BODY, MAX_RATING_COMMENT, MAX_TITLE
 
 
@@ -91,3 +92,48 @@ class RatingForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+# --- the knowledge base ----------------------------------------------------------------------
+
+#: The orders of the knowledge base's list (a search lists the best matches first).
+KB_SORTS = [("new", _("Newest first")), ("views", _("Most viewed first"))]
+
+
+class KbBrowseForm(forms.Form):
+    """The knowledge base's search box and filters; the choices are what the reader may read."""
+
+    q = forms.CharField(
+        label=_("Search the articles"),
+        required=False,
+        max_length=500,
+        widget=forms.SearchInput(attrs={"autocomplete": "off", "enterkeyhint": "search"}),
+    )
+    desk = forms.ChoiceField(label=_("Desk"), required=False)
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    sort = forms.ChoiceField(label=_("Order"), required=False, choices=KB_SORTS)
+
+    def __init__(self, *args, desks, categories, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["desk"]).choices = [("", _("Every desk"))] + desks
+        cast(forms.ChoiceField, self.fields["category"]).choices = [
+            ("", _("Every category"))
+        ] + categories
+
+
+class KbFeedbackForm(forms.Form):
+    """Yes or no to “Did this help?” (the button pressed), and optionally why."""
+
+    helpful = forms.TypedChoiceField(
+        label=_("Did this help?"),
+        choices=[("yes", _("Yes")), ("no", _("No"))],
+        coerce=lambda value: value == "yes",
+        error_messages={"required": _("Choose “Yes” or “No”.")},
+    )
+    comment = forms.CharField(
+        label=_("Anything to add?"),
+        max_length=MAX_FEEDBACK_COMMENT,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    language = forms.CharField(required=False, max_length=10, widget=forms.HiddenInput)

@@ -27,11 +27,14 @@ from comptoir.desks.selectors import (
     resolve_category,
     resolve_desk,
 )
+from comptoir.kb import services as kb_services
 from comptoir.portal.forms import ActionForm, NewTicketForm, RatingForm, ReplyForm
+from comptoir.portal.kb_views import reader_key
 from comptoir.portal.shared import actions_for, actor_for, download, error_text, timeline
 from comptoir.tickets import selectors, services
 from comptoir.tickets.models import Ticket
 from comptoir.tickets.permissions import can_rate
+from comptoir.tickets.services import MAX_TITLE
 
 PAGE_SIZE = 25
 #: What a requester's buttons say: the lifecycle's words are the agents'.
@@ -98,8 +101,18 @@ def new(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     desks = list(desks_visible_to(actor).order_by("name"))
     categories = [c for d in desks for c in categories_of(d).select_related("desk")]
+    # "I still need help" on a suggested article comes back with the desk and the title typed.
+    initial = {
+        name: request.GET[name][:limit]
+        for name, limit in (("desk", 60), ("title", MAX_TITLE))
+        if request.method == "GET" and request.GET.get(name)
+    }
     form = NewTicketForm(
-        request.POST or None, request.FILES or None, desks=desks, categories=categories
+        request.POST or None,
+        request.FILES or None,
+        desks=desks,
+        categories=categories,
+        initial=initial,
     )
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -119,6 +132,13 @@ def new(request: HttpRequest) -> HttpResponse:
                 uploads = _uploads(request)
                 if uploads:
                     services.add_attachments(actor=actor, ticket=ticket, uploads=uploads)
+                # The suggestions this browser opened on the desk did not deflect the request
+                # (a signed-in person's are also cancelled by ``kb.handlers`` once it commits).
+                reader = reader_key(request, create=False)
+                if reader:
+                    kb_services.note_ticket_opened(
+                        actor=actor, desk=desk, ticket=ticket, session_key=reader
+                    )
         except DomainError as exc:
             form.add_error(None, error_text(exc))
             status = exc.http_status if exc.http_status < 500 else 422
