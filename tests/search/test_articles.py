@@ -127,3 +127,9 @@ def test_anonymous_search_through_the_api_sees_public_articles_only(world, artic
     body = response.json()
     assert [a["title"] for a in body["articles"]] == ["Reset your VPN token"]
     assert body["tickets"] == [] and body["people"] == []
+
+
+def test_a_passage_shows_the_text_a_reader_sees_not_its_markdown(world, articles):
+    hit = selectors.search(ANONYMOUS, "portal", kinds=("article",)).articles[0]
+    assert "choose reset" in hit.snippet and "*" not in hit.snippet
+    assert "<mark>portal</mark>" in hit.snippet

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from html import unescape
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from comptoir.accounts.models import User
 from comptoir.core.events import subscribe
@@ -203,7 +205,7 @@ def _article_documents(variant_filter: dict[str, Any]) -> list[ArticleDocument]:
                 language=variant.language,
                 ref=" ".join([f"KB-{article.pk}", *tags.get(article.pk, ())]),
                 title=variant.title,
-                body="\n".join(part for part in (category, variant.body) if part),
+                body="\n".join(part for part in (category, _text_of(variant.body_html)) if part),
                 notes="",
                 people="",
                 scope=article_scope(
@@ -216,6 +218,12 @@ def _article_documents(variant_filter: dict[str, Any]) -> list[ArticleDocument]:
             )
         )
     return documents
+
+
+def _text_of(html: str) -> str:
+    """The words of an article's rendered body, without its Markdown or markup: what a reader
+    sees, and what a passage of it shows."""
+    return unescape(strip_tags(html))
 
 
 ARTICLE_SCOPE = ["article_id", "desk_id", "status", "visibility"]
