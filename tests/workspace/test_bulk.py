@@ -70,7 +70,7 @@ def test_assigning_to_an_agent_refuses_the_tickets_of_a_desk_they_do_not_work(wo
     )
     html = _messages(response)
     assert f"Tickets changed (1): {scene.ticket.ref}." in html
-    assert f"{scene.hr.ref} was not changed: agent@acme.test is not an agent of this desk" in html
+    assert f"{scene.hr.ref} was not changed: the agent does not work its desk." in html
     assert Ticket.objects.get(pk=scene.ticket.pk).assignee == world.agent
     assert Ticket.objects.get(pk=scene.hr.pk).assignee is None
 
@@ -164,3 +164,141 @@ def test_hostile_input_is_refused_in_words(world, scene):
     response = client.post("/desk/bulk", {"action": "assign_me"}, follow=True)
     assert "Choose at least one ticket." in _messages(response)
     assert db_state() == before
+
+
+# --- every ticket matching the filters, beyond one page ----------------------------------------
+
+
+def _many(world, count: int, **fields) -> list[str]:
+    from tests.factories import make_ticket
+
+    refs = [
+        make_ticket(desk=world.desk, requester=world.colleague, title=f"Printer {n}").ref
+        for n in range(count)
+    ]
+    if fields:
+        Ticket.objects.filter(ref__in=refs).update(**fields)
+    return refs
+
+
+def test_a_list_of_more_than_a_page_offers_all_its_matching_tickets(world, scene):
+    _many(world, 52)
+    client = browser(world, "agent")
+    html = client.get("/desk/", {"queue": "open", "sort": "created"}).content.decode()
+    assert "Select all 55 tickets matching these filters" in html
+    assert 'name="filters" value="queue=open&amp;sort=created"' in html
+    one_page = client.get("/desk/", {"queue": "open", "priority": "1"}).content.decode()
+    assert "matching these filters" not in one_page
+
+
+def test_all_matching_changes_every_ticket_the_filters_select_across_pages(world, scene):
+    urgent = _many(world, 53, priority=1)
+    client = browser(world, "agent")
+    response = client.post(
+        "/desk/bulk",
+        {
+            "all_matching": "1",
+            "filters": "queue=open&priority=1",
+            "tickets": [urgent[0]],  # the page's ticks do not narrow "all matching"
+            "action": "assign_me",
+            "next": "/desk/?queue=open&priority=1",
+        },
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Tickets changed (53): " in html and ", …." in html  # twenty named, the rest counted
+    assert set(Ticket.objects.filter(assignee=world.agent).values_list("ref", flat=True)) == set(
+        urgent
+    )
+    others = (scene.ticket, scene.sibling, scene.foreign)
+    assert not Ticket.objects.filter(pk__in=[t.pk for t in others], assignee__isnull=False).exists()
+
+
+def test_past_the_cap_nothing_is_done_and_the_list_says_to_narrow(world, scene, monkeypatch):
+    from comptoir.workspace import bulk, views
+
+    monkeypatch.setattr(views, "ALL_MATCHING_CAP", 4)
+    monkeypatch.setattr(bulk, "ALL_MATCHING_CAP", 4)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    _many(world, 2)
+    client = browser(world, "agent")
+    listing = client.get("/desk/", {"queue": "open"}).content.decode()
+    assert "More than 4 tickets match these filters: narrow them" in listing
+    assert 'name="all_matching"' not in listing
+    before = db_state()
+    response = client.post(
+        "/desk/bulk",
+        {"all_matching": "1", "filters": "queue=open", "action": "assign_me", "next": "/desk/"},
+        follow=True,
+    )
+    assert "More than 4 tickets match these filters: narrow them, then try again." in (
+        response.content.decode()
+    )
+    assert db_state() == before
+
+
+def test_all_matching_reports_each_refusal_then_counts_the_rest_by_reason(
+    world, scene, monkeypatch
+):
+    """The superuser's "all open" spans IT and HR; IT's agent cannot take HR's tickets."""
+    from comptoir.workspace import bulk
+
+    monkeypatch.setattr(bulk, "LISTED", 1)
+    from tests.factories import make_ticket
+
+    hr = [
+        make_ticket(desk=world.other_desk, requester=world.outsider, title=f"Payslip {n}").ref
+        for n in range(3)
+    ]
+    response = browser(world, "superuser").post(
+        "/desk/bulk",
+        {
+            "all_matching": "1",
+            "filters": "queue=open&sort=created",
+            "action": "assign_agent",
+            "agent": str(world.agent.pk),
+            "next": "/desk/?queue=open",
+        },
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Tickets changed (3): " in html  # IT's three
+    assert f"{scene.hr.ref} was not changed: " in html  # the first refusal, named
+    assert "3 other tickets were not changed: " in html  # HR's others, counted
+    assert not Ticket.objects.filter(ref__in=hr, assignee__isnull=False).exists()
+
+
+def test_the_filters_are_read_again_for_who_asks(world, scene):
+    """Filters naming a desk the agent does not work select only their own desks' tickets."""
+    client = browser(world, "agent")
+    client.post(
+        "/desk/bulk",
+        {"all_matching": "1", "filters": "queue=open&desk=hr", "action": "assign_me"},
+    )
+    assert Ticket.objects.get(pk=scene.hr.pk).assignee_id is None
+    assert Ticket.objects.filter(desk=world.desk, assignee=world.agent).count() == 3
+
+
+@pytest.mark.parametrize("persona", ["requester", "anonymous"])
+def test_who_is_not_an_agent_changes_nothing_with_all_matching(world, scene, persona):
+    before = db_state()
+    response = browser(world, persona).post(
+        "/desk/bulk", {"all_matching": "1", "filters": "queue=open", "action": "assign_me"}
+    )
+    assert response.status_code in (302, 403)
+    assert db_state() == before
+
+
+def test_the_list_costs_the_same_queries_for_51_tickets_or_90(world, scene):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _many(world, 48)
+    client = browser(world, "agent")
+    client.get("/desk/", {"queue": "open"})  # warm the session and the per-process caches
+    with CaptureQueriesContext(connection) as few:
+        assert "Select all 51 tickets" in client.get("/desk/", {"queue": "open"}).content.decode()
+    _many(world, 39)
+    with CaptureQueriesContext(connection) as many:
+        assert "Select all 90 tickets" in client.get("/desk/", {"queue": "open"}).content.decode()
+    assert len(many.captured_queries) == len(few.captured_queries)

@@ -82,6 +82,29 @@ def test_the_numbers_and_their_links(world, scene):
     assert listed("/desk/?queue=open&age=day&desk=it") == {scene.ticket.ref}
 
 
+def test_the_no_team_row_leads_to_the_desks_tickets_without_a_team(world, scene):
+    team = TeamFactory(desk=world.desk, name="Field", slug="field")
+    services.assign_ticket(actor=Actor.for_user(world.agent), ticket=scene.ticket, team=team)
+    admin = browser(world, "superuser")  # two desks: each has its own "No team" row
+    html = admin.get("/desk/dashboard/").content.decode()
+    team_links = dict(figures(html, "team"))
+    assert team_links["/desk/?queue=open&amp;team=none&amp;desk=it"] == "2"  # sibling, foreign
+    assert team_links["/desk/?queue=open&amp;team=none&amp;desk=hr"] == "1"
+    page = admin.get("/desk/", {"queue": "open", "team": "none", "desk": "it"}).content.decode()
+    shown = {t.ref for t in (scene.ticket, scene.sibling, scene.foreign, scene.hr) if t.ref in page}
+    assert shown == {scene.sibling.ref, scene.foreign.ref}
+    assert "Only the tickets without a team." in page
+    assert 'href="/desk/?queue=open&amp;desk=it">Show every team' in page
+
+
+@pytest.mark.parametrize("team", ["nobody", "-1", "0", "99999999999", "1 OR 1=1"])
+def test_a_team_filter_that_is_no_team_is_dropped(world, scene, team):
+    page = browser(world, "agent").get("/desk/", {"queue": "open", "team": team})
+    html = page.content.decode()
+    assert page.status_code == 200 and "Only the tickets" not in html
+    assert scene.ticket.ref in html and scene.sibling.ref in html
+
+
 def _queries(client) -> int:
     with CaptureQueriesContext(connection) as ctx:
         assert client.get("/desk/dashboard/").status_code == 200

@@ -31,9 +31,9 @@ def _no_marks(scene):
 
 
 def _poll_url(html: str) -> str:
-    found = re.search(r'hx-get="(/desk/t/[^"]+/live\?after=\d+)"', html)
+    found = re.search(r'hx-get="(/desk/t/[^"]+/live\?after=\d+[^"]*)"', html)
     assert found is not None, "the page polls its live strip"
-    return found.group(1)
+    return found.group(1).replace("&amp;", "&")
 
 
 def test_a_reply_made_by_someone_else_appears_on_the_next_poll(world, scene):
@@ -92,6 +92,67 @@ def test_the_presence_list_shows_the_other_agent_then_drops_them(world, scene, m
     clock[0] += presence.PRESENCE_SECONDS + 1  # Maya closed the tab: no poll since
     strip = alex.get(url, headers=HTMX).content.decode()
     assert "Maya Manager" not in strip and "Also looking" not in strip
+
+
+def _oob(html: str, element_id: str) -> str:
+    """The out-of-band element ``element_id`` of a live answer ('' when it is not there)."""
+    found = re.search(
+        rf'<(div|section) [^>]*id="{element_id}"[^>]*hx-swap-oob="true".*?</\1>', html, re.S
+    )
+    return found.group(0) if found else ""
+
+
+def test_a_status_changed_by_someone_else_redraws_the_badge_and_the_buttons(world, scene):
+    client = browser(world, "agent")
+    page = client.get(f"/desk/t/{scene.ticket.ref}/").content.decode()
+    assert f"/desk/t/{scene.ticket.ref}/do/resolve" in page
+    url = _poll_url(page)
+
+    maya = Actor.for_user(world.manager)
+    services.transition_ticket(actor=maya, ticket=scene.ticket, action="resolve", resolution="ok")
+    fresh = client.get(url, headers=HTMX).content.decode()
+    badges, actions = _oob(fresh, "ticket-badges"), _oob(fresh, "ticket-actions")
+    assert 'data-status="resolved"' in badges and "Resolved" in badges
+    assert "/do/resolve" not in actions and f"/desk/t/{scene.ticket.ref}/do/reopen" in actions
+    assert f"{scene.ticket.ref} is now “Resolved”." in fresh
+    assert "shown=resolved." in _poll_url(fresh)  # the next poll knows the buttons are new
+
+
+def test_a_reply_refreshes_the_badges_but_keeps_the_buttons_and_what_is_typed_in_them(world, scene):
+    client = browser(world, "agent")
+    url = _poll_url(client.get(f"/desk/t/{scene.ticket.ref}/").content.decode())
+    services.add_comment(
+        actor=Actor.for_user(world.requester), ticket=scene.ticket, body="Still broken"
+    )
+    fresh = client.get(url, headers=HTMX).content.decode()
+    assert _oob(fresh, "ticket-badges") and _oob(fresh, "ticket-details")
+    assert _oob(fresh, "ticket-actions") == ""  # a half-typed resolution is not wiped
+    assert "is now" not in fresh
+
+
+def test_a_new_assignee_redraws_the_buttons(world, scene):
+    client = browser(world, "agent")
+    page = client.get(f"/desk/t/{scene.ticket.ref}/").content.decode()
+    assert "Assign to me" in page
+    url = _poll_url(page)
+    services.assign_ticket(
+        actor=Actor.for_user(world.manager), ticket=scene.ticket, agent=world.agent
+    )
+    fresh = client.get(url, headers=HTMX).content.decode()
+    actions = _oob(fresh, "ticket-actions")
+    assert actions and "Assign to me" not in actions
+    assert world.agent.name in _oob(fresh, "ticket-details")
+
+
+def test_a_hostile_shown_value_redraws_the_buttons_and_is_not_echoed(world, scene):
+    client = browser(world, "agent")
+    response = client.get(
+        f"/desk/t/{scene.ticket.ref}/live", {"after": "0", "shown": '"><script>alert(1)</script>'}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<script>" not in html and "alert(1)" not in html
+    assert _oob(html, "ticket-actions")
 
 
 @pytest.mark.parametrize("persona", ["requester", "other_agent", "anonymous"])

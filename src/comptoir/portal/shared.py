@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import FileResponse, HttpRequest
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from comptoir.accounts.permissions import staff_desk_ids
 from comptoir.core.actor import Actor, Channel
@@ -39,28 +39,82 @@ def is_agent(actor: Actor) -> bool:
     return actor.is_superuser or bool(staff_desk_ids(actor))
 
 
-#: What a person reads when a service refuses, by error code; other codes show the service's
-#: own message.
+#: What a person reads when a service refuses, by error code: every code has its sentence
+#: (a test holds it), so a page never shows a service's English words to a French reader.
 _ERROR_TEXT = {
-    ErrorCode.ATTACHMENT_TOO_LARGE: gettext_lazy("A file is larger than the limit."),
-    ErrorCode.ATTACHMENT_EMPTY: gettext_lazy("A file is empty."),
+    ErrorCode.NOT_AUTHENTICATED: gettext_lazy("Sign in first."),
+    ErrorCode.TOKEN_INVALID: gettext_lazy("This access key is not valid, or no longer."),
+    ErrorCode.PERMISSION_DENIED: gettext_lazy("You may not do this."),
+    ErrorCode.FIELD_NOT_ALLOWED: gettext_lazy("You may not change that."),
+    ErrorCode.NOT_FOUND: gettext_lazy("This was not found."),
+    ErrorCode.VALIDATION_ERROR: gettext_lazy(
+        "Something typed is not valid: check it and try again."
+    ),
+    ErrorCode.UNKNOWN_DESK: gettext_lazy("No such desk, or it takes no requests now."),
+    ErrorCode.UNKNOWN_CATEGORY: gettext_lazy("No such category on this desk."),
+    ErrorCode.UNKNOWN_USER: gettext_lazy(
+        "That person cannot be chosen here (not active, or not an agent of this desk)."
+    ),
+    ErrorCode.UNKNOWN_TEAM: gettext_lazy("No such team on this desk."),
+    ErrorCode.UNKNOWN_TICKET: gettext_lazy("No such ticket."),
     ErrorCode.INVALID_TRANSITION: gettext_lazy(
         "This ticket's status changed meanwhile: that step is no longer possible."
     ),
     ErrorCode.REOPEN_WINDOW_EXPIRED: gettext_lazy(
         "This ticket was closed too long ago to reopen: open a new request."
     ),
-    ErrorCode.PERMISSION_DENIED: gettext_lazy("You may not do this."),
-    ErrorCode.NOT_FOUND: gettext_lazy("This was not found."),
+    ErrorCode.OPEN_CHILDREN: gettext_lazy(
+        "This ticket still has open children: resolve or close them first."
+    ),
     ErrorCode.NOT_RESOLVED: gettext_lazy("A request is rated once it is resolved."),
     ErrorCode.ALREADY_RATED: gettext_lazy("This resolution is already rated."),
+    ErrorCode.PRIORITY_REASON_REQUIRED: gettext_lazy("Overriding the priority needs a reason."),
+    ErrorCode.CUSTOM_FIELD_INVALID: gettext_lazy("Some of the desk's own fields are not valid."),
+    ErrorCode.LINK_INVALID: gettext_lazy(
+        "That link is not possible (the ticket itself, a loop of parents, or a link that is "
+        "not there)."
+    ),
+    ErrorCode.MERGE_INVALID: gettext_lazy(
+        "These tickets cannot be merged (the same one, a closed one, another desk or kind): "
+        "link them instead."
+    ),
+    ErrorCode.ATTACHMENT_TOO_LARGE: gettext_lazy("A file is larger than the limit."),
+    ErrorCode.ATTACHMENT_EMPTY: gettext_lazy("A file is empty."),
+    ErrorCode.ATTACHMENT_MISSING: gettext_lazy("A file is missing: choose it again."),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: gettext_lazy(
+        "This request was already sent with other contents."
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS: gettext_lazy(
+        "The same request is still being handled: try again in a moment."
+    ),
+    ErrorCode.INVALID_CURSOR: gettext_lazy(
+        "That page link no longer fits this list: back to its start."
+    ),
+    ErrorCode.METHOD_NOT_ALLOWED: gettext_lazy("This is not possible here."),
+    ErrorCode.HTTP_ERROR: gettext_lazy("The request could not be handled."),
+    ErrorCode.SERVER_ERROR: gettext_lazy(
+        "Something went wrong on our side: try again in a moment."
+    ),
 }
 
 
+#: Codes whose service message says more than the code's sentence (which field, which limit):
+#: the message is shown when it reads in the reader's language — the services write English
+#: sentences, and the catalogue translates those the pages meet.
+_OWN_WORDS = frozenset({ErrorCode.VALIDATION_ERROR})
+
+
+def _reads_english() -> bool:
+    return (get_language() or "en").split("-")[0] == "en"
+
+
 def error_text(exc: DomainError) -> str:
-    """A refusal in the reader's language where we know its words, else the service's message."""
-    if exc.code == ErrorCode.VALIDATION_ERROR:
-        return exc.message
+    """A refusal in the reader's language: the service's own words where the catalogue has
+    them (or the reader reads English), else the sentence of its code."""
+    if exc.code in _OWN_WORDS:
+        words = _(exc.message)
+        if words != exc.message or _reads_english():
+            return words
     known = _ERROR_TEXT.get(exc.code)
     return str(known) if known is not None else exc.message
 

@@ -2,21 +2,24 @@
 
 Each ticket goes through the same service as when changed alone, in its own transaction: a
 refusal on one (a state that does not allow it, another desk's agent…) leaves the others done,
-and the result names every refused ticket with the reason.
+and the result names the refused tickets with the reason. "All matching" applies the action
+to every ticket the list's filters select (read again when the action is asked for, through
+the list's own selection), ``ALL_MATCHING_CAP`` at most.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from comptoir.accounts.models import User
@@ -26,12 +29,23 @@ from comptoir.desks.selectors import teams_visible_to
 from comptoir.portal.shared import actor_for, error_text
 from comptoir.tickets import selectors, services
 from comptoir.workspace.forms import bulk_form
-from comptoir.workspace.views import PAGE_SIZE, _my_desks, agent_required
+from comptoir.workspace.views import (
+    ALL_MATCHING_CAP,
+    PAGE_SIZE,
+    _my_desks,
+    agent_required,
+    matching_tickets,
+)
+
+#: The outcome names this many tickets; the others are counted.
+LISTED = 20
 
 #: Refusals read differently in a list of many tickets than on one ticket's page.
 _BULK_TEXT = {
     ErrorCode.INVALID_TRANSITION: gettext_lazy("not possible in its current state"),
     ErrorCode.NOT_FOUND: gettext_lazy("no such ticket"),
+    ErrorCode.UNKNOWN_USER: gettext_lazy("the agent does not work its desk"),
+    ErrorCode.UNKNOWN_TEAM: gettext_lazy("the team belongs to another desk"),
 }
 
 
@@ -97,10 +111,30 @@ def _back(request: HttpRequest) -> str:
     return "/desk/"
 
 
+def _all_matching(actor: Actor, query: str) -> list[str] | None:
+    """The references of every ticket the list's filters select, in the list's order; ``None``
+    when there are more than ``ALL_MATCHING_CAP``."""
+    matching = matching_tickets(actor, _my_desks(actor), QueryDict(query))
+    field, descending, _is_dt = selectors.SORT_KEYS[matching.sort]
+    order = f"-{field}" if descending else field
+    refs = list(
+        matching.tickets.order_by(order, "-id" if descending else "id").values_list(
+            "ref", flat=True
+        )[: ALL_MATCHING_CAP + 1]
+    )
+    return refs if len(refs) <= ALL_MATCHING_CAP else None
+
+
+def _listed(refs: list[str]) -> str:
+    shown = ", ".join(refs[:LISTED])
+    return shown if len(refs) <= LISTED else f"{shown}, …"
+
+
 @require_POST
 @agent_required
 def bulk(request: HttpRequest) -> HttpResponse:
-    """Apply one action to the tickets chosen on the list, then show the list with the outcome."""
+    """Apply one action to the tickets chosen on the list (or to every ticket its filters
+    select), then show the list with the outcome."""
     actor = actor_for(request)
     form = bulk_form(actor, _my_desks(actor), PAGE_SIZE, request.POST)
     if not form.is_valid():
@@ -109,6 +143,19 @@ def bulk(request: HttpRequest) -> HttpResponse:
                 messages.error(request, str(error))
         return redirect(_back(request))
     data = form.cleaned_data
+    if data["all_matching"]:
+        found = _all_matching(actor, data["filters"])
+        if found is None:
+            messages.error(
+                request,
+                _(
+                    "More than %(cap)d tickets match these filters: narrow them, then try "
+                    "again. Nothing was changed."
+                )
+                % {"cap": ALL_MATCHING_CAP},
+            )
+            return redirect(_back(request))
+        data["tickets"] = found
     if data["action"] == "merge":
         try:
             selectors.get_ticket_for(actor, data["into"])
@@ -122,12 +169,24 @@ def bulk(request: HttpRequest) -> HttpResponse:
         messages.success(
             request,
             _("Tickets changed (%(count)d): %(refs)s.")
-            % {"count": len(result.changed), "refs": ", ".join(result.changed)},
+            % {"count": len(result.changed), "refs": _listed(result.changed)},
         )
     elif not result.refused:
         messages.info(request, _("Nothing to change."))
-    for ref, reason in result.refused:
+    for ref, reason in result.refused[:LISTED]:
         messages.error(
             request, _("%(ref)s was not changed: %(reason)s.") % {"ref": ref, "reason": reason}
+        )
+    # Past the first ones, the refusals are counted by reason: the list stays readable.
+    others = Counter(reason for _ref, reason in result.refused[LISTED:])
+    for reason, count in others.items():
+        messages.error(
+            request,
+            ngettext(
+                "%(count)d other ticket was not changed: %(reason)s.",
+                "%(count)d other tickets were not changed: %(reason)s.",
+                count,
+            )
+            % {"count": count, "reason": reason},
         )
     return redirect(_back(request))

@@ -25,7 +25,7 @@ from comptoir.accounts.permissions import is_manager_on
 from comptoir.desks.priority import Priority
 from comptoir.portal.shared import actor_for
 from comptoir.tickets import selectors
-from comptoir.workspace.forms import AGE_BANDS, age_bounds, end_of_today
+from comptoir.workspace.forms import AGE_BANDS, NO_TEAM, age_bounds, end_of_today
 from comptoir.workspace.views import LIVE, _my_desks, agent_required
 
 
@@ -65,6 +65,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
     week = _week(actor, desk_ids, now)
     names = {d.pk: d.name for d in desks}
+    slugs = {d.pk: d.slug for d in desks}
     context = {
         "total": totals["total"],
         "unassigned": (totals["unassigned"], _link(queue="unassigned", **one_desk)),
@@ -76,7 +77,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                     row["team__name"] or _("No team"),
                     names[row["desk_id"]],
                     row["n"],
-                    _link(team=row["team_id"]) if row["team_id"] else None,
+                    _link(team=row["team_id"])
+                    if row["team_id"]
+                    else _link(team=NO_TEAM, desk=slugs[row["desk_id"]]),
                 )
                 for row in teams
             ),

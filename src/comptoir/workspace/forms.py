@@ -1,4 +1,5 @@
-"""The workspace's forms: list filters, the composer, bulk actions and phone calls."""
+"""The workspace's forms: list filters, the composer, bulk actions, phone calls, links and
+canned responses."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ AGE_BANDS = [
     ("older", _("Over 30 days")),
 ]
 DUE_CHOICES = [("", _("Any due time")), ("today", _("Due by the end of today"))]
+#: The ``team`` filter's value for the tickets without a team.
+NO_TEAM = "none"
 _BAND_DAYS = {"day": (1, None), "week": (7, 1), "month": (30, 7), "older": (None, 30)}
 
 
@@ -81,10 +84,15 @@ class ListFilters(forms.Form):
     desk = forms.ChoiceField(label=_("Desk"), required=False)
     age = forms.ChoiceField(label=_("Age"), choices=AGE_BANDS, required=False)
     due = forms.ChoiceField(label=_("SLA due"), choices=DUE_CHOICES, required=False)
-    team = forms.IntegerField(
-        required=False, min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput
-    )
+    #: A team's id, or ``none`` for the tickets without a team (the dashboard's links).
+    team = forms.CharField(required=False, max_length=12, widget=forms.HiddenInput)
     cursor = forms.CharField(required=False, max_length=400)
+
+    def clean_team(self) -> str:
+        value = str(self.cleaned_data.get("team") or "").strip().lower()
+        if value in ("", NO_TEAM) or (value.isdigit() and 0 < int(value) < 2**31):
+            return value
+        raise forms.ValidationError(_("No such team."))
 
     def __init__(self, *args, desks, **kwargs):
         super().__init__(*args, **kwargs)
@@ -141,10 +149,15 @@ class BulkForm(forms.Form):
         label=_("Resolution"), max_length=MAX_BODY, required=False, widget=forms.Textarea
     )
     into = forms.CharField(label=_("Merge into (reference)"), max_length=24, required=False)
+    #: Every ticket the list's filters (``filters``, its query string) select, not the chosen.
+    all_matching = forms.BooleanField(required=False)
+    filters = forms.CharField(required=False, max_length=2000)
 
     def __init__(self, *args, agents, teams, page_size: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.page_size = page_size
+        if self.data.get("all_matching"):
+            self.fields["tickets"].required = False
         cast(forms.ChoiceField, self.fields["agent"]).choices = [("", _("Choose an agent"))] + [
             (str(a.pk), a.name) for a in agents
         ]
@@ -206,6 +219,53 @@ def bulk_form(actor: Actor, desks: list, page_size: int, data: Any = None) -> Bu
     )
 
 
+#: The ways the page links its ticket to another: "this ticket is … <reference>".
+LINK_CHOICES = [
+    ("related", _("related to")),
+    ("duplicate_of", _("a duplicate of")),
+    ("caused_by", _("caused by")),
+    ("parent", _("a child of (sets its parent)")),
+    ("child", _("the parent of")),
+]
+
+
+#: A typed link in words, read from the page's ticket: (kind, outgoing) → words.
+LINK_WORDS = {
+    ("duplicate_of", True): _("Duplicate of"),
+    ("duplicate_of", False): _("Duplicated by"),
+    ("caused_by", True): _("Caused by"),
+    ("caused_by", False): _("Causes"),
+    ("related", True): _("Related to"),
+    ("related", False): _("Related to"),
+}
+
+
+class LinkForm(forms.Form):
+    """A link from the page's ticket to another, named by its reference."""
+
+    kind = forms.ChoiceField(label=_("This ticket is"), choices=LINK_CHOICES, initial="related")
+    target = forms.RegexField(
+        label=_("Ticket reference"),
+        regex=REF_PATTERN,
+        max_length=24,
+        error_messages={
+            "invalid": _("This is not a ticket reference."),
+            "required": _("Give the reference of the other ticket."),
+        },
+    )
+
+    def clean_target(self) -> str:
+        return str(self.cleaned_data["target"]).strip().upper()
+
+
+class UnlinkForm(forms.Form):
+    """One link shown on the page, to remove: its kind, the other ticket and the direction."""
+
+    kind = forms.ChoiceField(choices=LINK_CHOICES)
+    other = forms.RegexField(regex=REF_PATTERN, max_length=24)
+    direction = forms.ChoiceField(choices=[("out", "out"), ("in", "in")], initial="out")
+
+
 class CallForm(forms.Form):
     """A phone call logged as a ticket: who called, where it goes, and what they said."""
 
@@ -249,3 +309,39 @@ class CallForm(forms.Form):
 
 class PreviewForm(forms.Form):
     body = forms.CharField(max_length=MAX_BODY, required=False)
+
+
+class CannedResponseForm(forms.Form):
+    """A canned response: its title, its text, and (when new) whose it is."""
+
+    title = forms.CharField(label=_("Title"), max_length=100)
+    body = forms.CharField(
+        label=_("Text"),
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_(
+            "Markdown. Placeholders: {ticket.ref}, {ticket.title}, {requester.name}, {agent.name}."
+        ),
+    )
+    scope = forms.ChoiceField(label=_("Shared with"), required=False)
+
+    def __init__(self, *args, desks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["scope"]).choices = [("", _("Nobody: mine only"))] + [
+            (d.slug, _("The desk %(desk)s") % {"desk": d.name}) for d in desks
+        ]
+
+
+class CannedFilters(forms.Form):
+    """The management list's filters: words of the title or text, and whose responses."""
+
+    q = forms.CharField(label=_("Find"), max_length=100, required=False)
+    scope = forms.ChoiceField(label=_("Whose"), required=False)
+    cursor = forms.CharField(required=False, max_length=400)
+
+    def __init__(self, *args, desks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["scope"]).choices = [
+            ("", _("All I may use")),
+            ("mine", _("Mine only")),
+        ] + [(d.slug, d.name) for d in desks]

@@ -47,11 +47,14 @@ def mark_presence(ticket_id: int, user_id: int, name: str) -> list[str]:
     return others
 
 
-def live_context(request: HttpRequest, ticket: Ticket, last_event_id: int) -> dict:
+def live_context(request: HttpRequest, ticket: Ticket, last_event_id: int, shown: str = "") -> dict:
+    """The live strip: the last event the page shows, the state its buttons were drawn for
+    (``shown``, see ``views.shown_state``), and who else is looking."""
     user = request.user
     return {
         "ticket": ticket,
         "last_event_id": last_event_id,
+        "shown": shown,
         "others": mark_presence(ticket.pk, int(user.pk or 0), str(user)),  # str: the name
         "poll_seconds": POLL_SECONDS,
     }

@@ -7,6 +7,7 @@ goes through ``tickets.selectors``, every change through ``tickets.services``, a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 from typing import Any
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -32,10 +34,13 @@ from comptoir.portal.shared import actions_for, actor_for, download, error_text,
 from comptoir.tickets import selectors, services
 from comptoir.tickets.lifecycle import StatusCategory
 from comptoir.tickets.models import Ticket
-from comptoir.tickets.permissions import can_assign
+from comptoir.tickets.permissions import can_assign, can_link
 from comptoir.workspace.forms import (
+    LINK_WORDS,
+    NO_TEAM,
     QUEUE_CHOICES,
     CommentForm,
+    LinkForm,
     ListFilters,
     PreviewForm,
     age_bounds,
@@ -43,8 +48,12 @@ from comptoir.workspace.forms import (
     end_of_today,
 )
 from comptoir.workspace.presence import live_context
+from comptoir.workspace.selectors import relations_of, saved_filters_of
 
 PAGE_SIZE = 50
+#: "All matching" bulk actions act on this many tickets at most; past it, nothing is done and
+#: the list says to narrow the filters (each ticket is one transaction of its own).
+ALL_MATCHING_CAP = 500
 #: "Breaching soon": a running SLA target falls due within this many hours.
 BREACHING_HOURS = 4
 LIVE = [str(StatusCategory.OPEN), str(StatusCategory.PENDING)]
@@ -80,13 +89,23 @@ def _my_desks(actor: Actor) -> list:
     return list(desks.filter(pk__in=staff_desk_ids(actor)))
 
 
-@require_GET
-@agent_required
-def queue(request: HttpRequest) -> HttpResponse:
-    """A queue of tickets, filtered and sorted from the query string; htmx asks for the list only."""
-    actor = actor_for(request)
-    desks = _my_desks(actor)
-    form = ListFilters(request.GET, desks=desks)
+@dataclass
+class Matching:
+    """The tickets a list's filters select, in the order the list shows them."""
+
+    tickets: QuerySet[Ticket]
+    sort: str
+    queue: str
+    values: dict[str, Any]
+    form: ListFilters
+
+
+def matching_tickets(actor: Actor, desks: list, data: Any) -> Matching:
+    """The tickets the queue's filters (a query string) select for ``actor``, unpaged.
+
+    The list page and "all matching" bulk actions read the same selection.
+    """
+    form = ListFilters(data, desks=desks)
     form.is_valid()  # an unknown value is dropped, and its default used
     values = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
     queue_name = values.get("queue", "mine")
@@ -98,14 +117,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     }
     if values.get("priority"):
         query["priority"] = [values["priority"]]
-    if values.get("team"):
-        query["team_id"] = values["team"]
+    if values.get("team") and values["team"] != NO_TEAM:
+        query["team_id"] = int(values["team"])
     if values.get("age"):
         query["created_after"], query["created_before"] = age_bounds(values["age"], timezone.now())
     if values.get("due") == "today":
         query["due_before"] = end_of_today()
     if queue_name == "mine":
-        query["assignee_id"] = request.user.pk
+        query["assignee_id"] = actor.user.pk if actor.user is not None else 0
     elif queue_name == "team":
         teams = teams_visible_to(actor).filter(members=actor.user)
         query["team_id"] = list(teams.values_list("pk", flat=True)) or [0]
@@ -115,13 +134,25 @@ def queue(request: HttpRequest) -> HttpResponse:
         query["due_before"] = timezone.now() + timedelta(hours=BREACHING_HOURS)
         query["sort"] = sort = "due"
     tickets = selectors.filter_tickets(actor, desk_ids=[d.pk for d in chosen] or [0], **query)
-    field, descending, is_dt = selectors.SORT_KEYS[sort]
+    if values.get("team") == NO_TEAM:
+        tickets = tickets.filter(team__isnull=True)
+    return Matching(tickets, sort, queue_name, values, form)
+
+
+@require_GET
+@agent_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """A queue of tickets, filtered and sorted from the query string; htmx asks for the list only."""
+    actor = actor_for(request)
+    desks = _my_desks(actor)
+    matching = matching_tickets(actor, desks, request.GET)
+    field, descending, is_dt = selectors.SORT_KEYS[matching.sort]
     try:
         rows, next_cursor = page(
-            selectors.with_list_relations(tickets),
-            sort=sort,
+            selectors.with_list_relations(matching.tickets),
+            sort=matching.sort,
             key=SortKey(field, descending, is_dt),
-            cursor=values.get("cursor"),
+            cursor=matching.values.get("cursor"),
             limit=PAGE_SIZE,
         )
     except DomainError:
@@ -130,20 +161,46 @@ def queue(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.pop("cursor", None)
     context = {
-        "form": form,
+        # Only a list of more than one page offers "all matching": then it is counted.
+        "matching_count": count_matching(matching.tickets) if next_cursor else 0,
+        "matching_cap": ALL_MATCHING_CAP,
+        "form": matching.form,
         "tickets": rows,
         "next_cursor": next_cursor,
-        "queue": queue_name,
+        "queue": matching.queue,
         "queues": QUEUE_CHOICES,
         "params": params.urlencode(),
         "breaching_hours": BREACHING_HOURS,
         "bulk": bulk_form(actor, desks, PAGE_SIZE),
         "here": request.get_full_path(),
+        "here_query": request.GET.urlencode(),
         "is_manager": any(is_manager_on(actor, d.pk) for d in desks),
     }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "ticket-list":
         return render(request, "workspace/partials/_ticket_list.html", context)
+    context["saved_filters"] = list(saved_filters_of(actor))
+    context["team_filter"] = _team_words(actor, matching.values.get("team"))
+    every_team = request.GET.copy()
+    for name in ("team", "cursor"):
+        every_team.pop(name, None)
+    context["every_team"] = every_team.urlencode()
     return render(request, "workspace/queue.html", context)
+
+
+def count_matching(tickets: QuerySet[Ticket]) -> int:
+    """How many tickets match, counted no further than one past ``ALL_MATCHING_CAP``: the
+    answer costs about the same on a million rows as on a thousand."""
+    return tickets.order_by()[: ALL_MATCHING_CAP + 1].count()
+
+
+def _team_words(actor: Actor, team: str | None) -> str:
+    """The list's team filter in words (it has no field of its own: the dashboard sets it)."""
+    if not team:
+        return ""
+    if team == NO_TEAM:
+        return _("Only the tickets without a team.")
+    name = teams_visible_to(actor).filter(pk=int(team)).values_list("name", flat=True).first()
+    return _("Only the tickets of the team %(team)s.") % {"team": name or "?"}
 
 
 def _ticket(actor: Actor, ref: str, *, for_update: bool = False) -> Ticket:
@@ -151,6 +208,60 @@ def _ticket(actor: Actor, ref: str, *, for_update: bool = False) -> Ticket:
         return selectors.get_ticket_for(actor, ref, for_update=for_update)
     except NotFound as exc:
         raise Http404(_("No such ticket.")) from exc
+
+
+def ticket_context(
+    request: HttpRequest,
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    form: CommentForm | None = None,
+    typed: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """What the ticket's page shows, and what its partials need when redrawn alone."""
+    _head, last_event_id = selectors.ticket_pulse_for(actor, ticket.ref)
+    return {
+        **live_context(request, ticket, last_event_id, shown_state(ticket)),
+        "ticket": ticket,
+        "entries": timeline(actor, ticket, internal=True),
+        "form": form or CommentForm(),
+        **actions_context(request, actor, ticket, typed=typed),
+        "max_mb": settings.COMPTOIR_MAX_ATTACHMENT_SIZE // (1024 * 1024),
+        **relations_context(actor, ticket),
+    }
+
+
+def shown_state(ticket: Ticket) -> str:
+    """What the page's buttons depend on (status and assignee), as the live strip carries it:
+    when it differs from the ticket's, the next poll redraws the buttons."""
+    return f"{ticket.status}.{ticket.assignee_id or 0}"
+
+
+def actions_context(
+    request: HttpRequest, actor: Actor, ticket: Ticket, *, typed: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The lifecycle's buttons for this reader and "assign to me"."""
+    actions = actions_for(actor, ticket)
+    return {
+        "actions": [(t, bool(t.needs), (typed or {}).get(t.action, "")) for t in actions],
+        "can_assign_me": (
+            can_assign(actor, ticket)
+            and ticket.assignee_id != request.user.pk
+            and ticket.status_category != StatusCategory.CLOSED
+        ),
+    }
+
+
+def relations_context(actor: Actor, ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    """The links panel: the ticket's parent, children and links, and the form to add one."""
+    relations = relations_of(actor, ticket)
+    return {
+        "relations": relations,
+        "links": [(r, LINK_WORDS.get((r.kind, r.outgoing), r.kind)) for r in relations.links],
+        "can_link": can_link(actor, ticket),
+        "link_form": extra.pop("link_form", None) or LinkForm(),
+        **extra,
+    }
 
 
 def _detail(
@@ -162,26 +273,8 @@ def _detail(
     typed: dict[str, str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    actions = actions_for(actor, ticket)
-    _head, last_event_id = selectors.ticket_pulse_for(actor, ticket.ref)
-    return render(
-        request,
-        "workspace/ticket.html",
-        {
-            **live_context(request, ticket, last_event_id),
-            "ticket": ticket,
-            "entries": timeline(actor, ticket, internal=True),
-            "form": form or CommentForm(),
-            "actions": [(t, bool(t.needs), (typed or {}).get(t.action, "")) for t in actions],
-            "can_assign_me": (
-                can_assign(actor, ticket)
-                and ticket.assignee_id != request.user.pk
-                and ticket.status_category != StatusCategory.CLOSED
-            ),
-            "max_mb": settings.COMPTOIR_MAX_ATTACHMENT_SIZE // (1024 * 1024),
-        },
-        status=status,
-    )
+    context = ticket_context(request, actor, ticket, form=form, typed=typed)
+    return render(request, "workspace/ticket.html", context, status=status)
 
 
 @require_GET

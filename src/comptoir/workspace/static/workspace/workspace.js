@@ -1,6 +1,7 @@
 /* The workspace's keyboard and list conveniences: shortcuts for the frequent moves (listed in a
-   dialog on "?"), "select all on this page" for bulk actions. A shortcut never fires while the
-   reader types in a field. Loaded as a file (the Content-Security-Policy forbids inline scripts). */
+   dialog on "?"), "select all on this page" for bulk actions, a canned response inserted into
+   the reply. A shortcut never fires while the reader types in a field. Loaded as a file (the
+   Content-Security-Policy forbids inline scripts). */
 (function () {
   "use strict";
   var pending = null; // the first key of a two-key move ("g" then "d")
@@ -122,15 +123,43 @@
     if (event.target.closest("[data-shortcuts-open]")) { showHelp(); }
   });
 
-  // "Select all on this page" ticks or unticks every row of the list it belongs to.
+  // "Select all on this page" ticks or unticks every row of the list it belongs to; "all
+  // matching these filters" ticks them too (the server acts on every matching ticket), and
+  // unticking a row leaves "all matching".
   document.addEventListener("change", function (event) {
-    var all = event.target.closest("[data-select-all]");
-    if (!all) { return; }
-    var form = all.closest("form");
+    var form = event.target.closest("form");
     if (!form) { return; }
-    form.querySelectorAll('input[name="tickets"]').forEach(function (box) {
-      box.checked = all.checked;
-    });
+    var matching = form.querySelector("[data-all-matching]");
+    if (event.target.closest("[data-select-all], [data-all-matching]")) {
+      var on = event.target.checked;
+      form.querySelectorAll('input[name="tickets"], [data-select-all]').forEach(function (box) {
+        box.checked = on;
+      });
+      if (matching && event.target !== matching && !on) { matching.checked = false; }
+    } else if (event.target.name === "tickets" && !event.target.checked && matching) {
+      matching.checked = false;
+    }
+  });
+
+  // A canned response chosen in the composer's picker goes in where the cursor was (at the end
+  // when the message was never touched), already filled in by the server; the picker closes.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.id === "id_body") { event.target.setAttribute("data-touched", ""); }
+  });
+  document.addEventListener("click", function (event) {
+    var choice = event.target.closest("[data-canned-text]");
+    var body = document.getElementById("id_body");
+    if (!choice || !body) { return; }
+    var text = choice.getAttribute("data-canned-text") || "";
+    var touched = body.hasAttribute("data-touched");
+    var start = touched ? body.selectionStart : body.value.length;
+    var end = touched ? body.selectionEnd : body.value.length;
+    body.value = body.value.slice(0, start) + text + body.value.slice(end);
+    body.focus();
+    body.setSelectionRange(start + text.length, start + text.length);
+    body.dispatchEvent(new Event("input", { bubbles: true }));
+    var picker = choice.closest("details");
+    if (picker) { picker.open = false; }
   });
 
   // Enter in the caller search looks people up; it does not send the half-filled form.

@@ -1,0 +1,150 @@
+"""Every read of the workspace that depends on who asks (rule 2).
+
+A ticket's relations as its page shows them (built on ``tickets.selectors.tickets_visible_to``:
+a ticket one may not see is never named), an agent's saved filters, and the canned responses
+an agent may use or manage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
+from comptoir.core.actor import Actor
+from comptoir.core.errors import NotFound
+from comptoir.tickets import selectors as ticket_selectors
+from comptoir.tickets.models import Ticket, TicketLink
+from comptoir.workspace import permissions as perms
+from comptoir.workspace.models import CannedResponse, SavedFilter
+
+#: At most this many children are listed on a ticket's page; the others are counted.
+CHILDREN_SHOWN = 50
+#: At most this many links are listed each way (a ticket with more is a problem of its own).
+LINKS_SHOWN = 100
+#: At most this many canned responses are offered at once by the composer's picker.
+PICKER_SHOWN = 20
+#: What a line about another ticket reads from it.
+_OTHER_FIELDS = ("id", "ref", "title", "kind", "status", "status_category", "desk_id")
+
+
+@dataclass
+class Related:
+    """Another ticket linked to this one: the link's kind, and which way it points."""
+
+    kind: str  # duplicate_of, caused_by or related
+    outgoing: bool  # this ticket → the other ("duplicate of"), else the other → this one
+    other: Ticket
+
+
+@dataclass
+class Relations:
+    """A ticket's parent, children and typed links, as far as the reader may see them."""
+
+    parent: Ticket | None = None
+    #: The ticket has a parent the reader may not see (another desk's).
+    hidden_parent: bool = False
+    children: list[Ticket] = field(default_factory=list)
+    more_children: int = 0
+    links: list[Related] = field(default_factory=list)
+
+
+def relations_of(actor: Actor, ticket: Ticket) -> Relations:
+    """The parent, children and links of ``ticket`` that ``actor`` may see.
+
+    At most four queries whatever their number (parent, children, links out, links in), and a
+    count only when the children pass ``CHILDREN_SHOWN``.
+    """
+    visible = ticket_selectors.tickets_visible_to(actor)
+    found = Relations()
+    if ticket.parent_id is not None:
+        found.parent = visible.filter(pk=ticket.parent_id).only(*_OTHER_FIELDS).first()
+        found.hidden_parent = found.parent is None
+    children = list(
+        visible.filter(parent_id=ticket.pk)
+        .only(*_OTHER_FIELDS)
+        .order_by("id")[: CHILDREN_SHOWN + 1]
+    )
+    if len(children) > CHILDREN_SHOWN:
+        children = children[:CHILDREN_SHOWN]
+        found.more_children = visible.filter(parent_id=ticket.pk).count() - CHILDREN_SHOWN
+    found.children = children
+    outgoing = (
+        TicketLink.objects.filter(source_id=ticket.pk, target__in=visible.values("pk"))
+        .select_related("target")
+        .only("kind", "target", *(f"target__{name}" for name in _OTHER_FIELDS))
+        .order_by("id")[:LINKS_SHOWN]
+    )
+    found.links = [Related(link.kind, True, link.target) for link in outgoing]
+    incoming = (
+        TicketLink.objects.filter(target_id=ticket.pk, source__in=visible.values("pk"))
+        .select_related("source")
+        .only("kind", "source", *(f"source__{name}" for name in _OTHER_FIELDS))
+        .order_by("id")[:LINKS_SHOWN]
+    )
+    found.links += [Related(link.kind, False, link.source) for link in incoming]
+    found.links.sort(key=lambda r: (r.kind, not r.outgoing, r.other.ref))
+    return found
+
+
+# --- saved filters ---------------------------------------------------------------------------
+
+
+def saved_filters_of(actor: Actor) -> QuerySet[SavedFilter]:
+    """The person's own saved filters, by name; nobody else's, ever."""
+    if actor.user is None or not perms.can_keep_saved_filters(actor):
+        return SavedFilter.objects.none()
+    return SavedFilter.objects.filter(owner_id=actor.user.pk).order_by("name", "id")
+
+
+def get_saved_filter_for(actor: Actor, saved_id: int) -> SavedFilter:
+    """One of the person's saved filters; another's and a missing one both raise NotFound."""
+    found = saved_filters_of(actor).filter(pk=saved_id).first()
+    if found is None:
+        raise NotFound("saved filter", {"id": saved_id})
+    return found
+
+
+# --- canned responses ------------------------------------------------------------------------
+
+
+def canned_responses_visible_to(actor: Actor) -> QuerySet[CannedResponse]:
+    """The shared responses of the desks one works, and one's own; nobody else's own."""
+    if actor.user is None or not perms.is_agent(actor):
+        return CannedResponse.objects.none()
+    rule = Q(owner_id=actor.user.pk)
+    if actor.is_superuser:
+        rule |= Q(desk__isnull=False)
+    else:
+        rule |= Q(desk_id__in=sorted(staff_desk_ids(actor)))
+    return CannedResponse.objects.filter(rule)
+
+
+def canned_responses_for_ticket(
+    actor: Actor, ticket: Ticket, query: str = ""
+) -> list[CannedResponse]:
+    """What the composer offers on ``ticket``: its desk's shared responses and one's own,
+    by title, those whose title or text holds ``query``; ``PICKER_SHOWN`` at most."""
+    if actor.user is None or not perms.is_agent(actor):
+        return []
+    rule = Q(owner_id=actor.user.pk)
+    if is_staff_on(actor, ticket.desk_id):
+        rule |= Q(desk_id=ticket.desk_id)
+    found = CannedResponse.objects.filter(rule).select_related("desk")
+    if query:
+        found = found.filter(Q(title__icontains=query) | Q(body__icontains=query))
+    return list(found.order_by("title", "id")[:PICKER_SHOWN])
+
+
+def get_canned_response_for(actor: Actor, response_id: int) -> CannedResponse:
+    """A response ``actor`` may use; missing and another's own both raise NotFound."""
+    found = (
+        canned_responses_visible_to(actor)
+        .select_related("desk", "owner")
+        .filter(pk=response_id)
+        .first()
+    )
+    if found is None:
+        raise NotFound("canned response", {"id": response_id})
+    return found
