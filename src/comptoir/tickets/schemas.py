@@ -333,7 +333,9 @@ def ticket_detail_out(actor: Actor, ticket: Ticket) -> dict[str, Any]:
     ]
     links: list[dict[str, Any]] = []
     if internal:
-        for link in ticket.links_out.select_related("target"):
+        # Only links to tickets the caller may see: a link can cross to another desk.
+        visible = selectors.tickets_visible_to(actor).values("pk")
+        for link in ticket.links_out.filter(target__in=visible).select_related("target"):
             links.append(
                 {
                     "kind": link.kind,
@@ -342,7 +344,7 @@ def ticket_detail_out(actor: Actor, ticket: Ticket) -> dict[str, Any]:
                     "status": link.target.status,
                 }
             )
-        for link in ticket.links_in.select_related("source"):
+        for link in ticket.links_in.filter(source__in=visible).select_related("source"):
             links.append(
                 {
                     "kind": f"{link.kind}:inverse",
