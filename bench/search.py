@@ -21,9 +21,9 @@ Measured, in-process (Django, no HTTP), one query at a time, after one warm-up p
   larger desk (visibility: the desk's 700k tickets), the whole call: candidates, visibility
   through ``tickets_visible_to``, the 20 records, highlights;
 * *requester*: the same as a requester who sees the tickets of their organisation (1 of 50);
-* *baseline*: the bare ``MATCH … ORDER BY rank LIMIT 20`` (SQLite) or
-  ``@@ … ORDER BY ts_rank … LIMIT 20`` (PostgreSQL) with the same match expression, no
-  visibility, through the bare cursor.
+* *baseline*: the bare ``MATCH … LIMIT 20`` (SQLite) or ``@@ … LIMIT 20`` (PostgreSQL) with
+  the same match expression, no visibility, through the bare cursor; and, for scale, the same
+  with every match ranked (``ORDER BY rank`` / ``ORDER BY ts_rank``).
 
 The queries: ``--queries`` (200) of one to three words, drawn from the vocabulary's ranks 20 to
 3,000 by Zipf weights (what people type: past the few words in nearly every ticket), the same
@@ -357,7 +357,7 @@ def dj_measure(queries: list[str]) -> dict[str, Any]:
     from comptoir.accounts.models import User
     from comptoir.core.actor import Actor
     from comptoir.search import fulltext, selectors
-    from comptoir.search.backends import backend
+    from comptoir.search.backends import Scope, backend
     from comptoir.search.query import read
 
     engine = backend()
@@ -365,20 +365,25 @@ def dj_measure(queries: list[str]) -> dict[str, Any]:
     requester = Actor.for_user(User.objects.filter(email__startswith="user7@").get())
     index = fulltext.TICKETS
 
-    def bare(text: str) -> list[int]:
+    def bare(text: str, ranked: bool = False) -> list[int]:
+        """The match alone through the bare cursor: no visibility; ``ranked``: every match
+        scored and sorted, as a full-ranking search would."""
         words = read(text)
         with connection.cursor() as cursor:
             if connection.vendor == "sqlite":
                 cursor.execute(
                     f"SELECT rowid FROM {index.fts} WHERE {index.fts} MATCH %s "  # noqa: S608
-                    "ORDER BY rank LIMIT 20",
-                    [engine.match(words, True)],
+                    + ("ORDER BY rank " if ranked else "")
+                    + "LIMIT 20",
+                    [engine.match(words, Scope())],
                 )
             else:
+                query = engine.tsquery(words, staff_text=True)
                 cursor.execute(
                     f"SELECT ticket_id FROM {index.table} WHERE vector @@ %s::tsquery "  # noqa: S608
-                    "ORDER BY ts_rank(vector, %s::tsquery) DESC LIMIT 20",
-                    [engine.tsquery(words, True)] * 2,
+                    + ("ORDER BY ts_rank(vector, %s::tsquery) DESC " if ranked else "")
+                    + "LIMIT 20",
+                    [query, query] if ranked else [query],
                 )
             return [row[0] for row in cursor.fetchall()]
 
@@ -400,6 +405,7 @@ def dj_measure(queries: list[str]) -> dict[str, Any]:
     meter = common.CpuMeter(postgres=connection.vendor == "postgresql")
     figures = {
         "bare": timed(bare, "bare match, LIMIT 20"),
+        "bare_ranked": timed(lambda q: bare(q, ranked=True), "bare match, all ranked"),
         "agent": timed(
             lambda q: selectors.search(agent, q, kinds=("ticket",)).tickets, "agent of the IT desk"
         ),

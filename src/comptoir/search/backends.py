@@ -31,9 +31,10 @@ PUBLIC_COLUMNS = ("ref", "title", "body", "people")
 class Scope:
     """What a searcher may see of one kind, as each engine narrows a match to it.
 
-    ``tokens``: an FTS5 expression over the document's ``scope`` column (``d1 OR r5``);
-    ``where``/``params``: the same rule as SQL over the document alias ``d``, for PostgreSQL.
-    Both empty: everything. ``staff_text``: whether the staff notes' words may match.
+    ``where``/``params``: the rule as SQL over the document alias ``d``; ``tokens``: the same
+    rule as an FTS5 expression over the document's ``scope`` column (``r5 OR w5``), which
+    SQLite uses instead when given (see ``SqliteBackend.candidates``). Both empty: everything.
+    ``staff_text``: whether the staff notes' words may match.
     """
 
     tokens: str = ""
@@ -57,13 +58,31 @@ class SqliteBackend:
     def candidates(
         self, index: Index, words: Words, scope: Scope, *, limit: int, recent: int | None = None
     ) -> list[tuple[int, float]]:
-        """Best first, as (id, score); the words and the scope in one match over the index."""
-        fts = index.fts
-        # FTS5 walks a match in rowid order, newest first when asked: the inner LIMIT stops it.
-        matched = f"SELECT rowid AS id, bm25({fts}, {self.WEIGHTS}) AS score FROM {fts} WHERE {fts} MATCH %s"
+        """Best first, as (id, score).
+
+        A scope given as tokens is matched with the words in one FTS5 query: right when it is
+        a small share of the index (a requester's own tickets), whose short token lists the
+        match intersects cheaply. A scope given as SQL only is checked on each match's
+        document row, newest first, until ``recent`` pass: right when most matches pass (an
+        agent's desks), where intersecting a token list of most of the index costs more.
+        """
+        fts, table, key = index.fts, index.table, index.key
         arguments: list = [self.match(words, scope)]
+        if scope.tokens or not scope.where:
+            matched = (
+                f"SELECT rowid AS id, bm25({fts}, {self.WEIGHTS}) AS score FROM {fts} "
+                f"WHERE {fts} MATCH %s"
+            )
+        else:
+            matched = (
+                f"SELECT {fts}.rowid AS id, bm25({fts}, {self.WEIGHTS}) AS score "
+                f"FROM {fts} JOIN {table} d ON d.{key} = {fts}.rowid "
+                f"WHERE {fts} MATCH %s AND ({scope.where})"
+            )
+            arguments += scope.params
+        # FTS5 walks a match in rowid order, newest first when asked: the inner LIMIT stops it.
         if recent:
-            matched += " ORDER BY rowid DESC LIMIT %s"
+            matched += f" ORDER BY {fts}.rowid DESC LIMIT %s"
             arguments.append(recent)
         sql = f"SELECT id, score FROM ({matched}) ORDER BY score, id DESC LIMIT %s"
         with connection.cursor() as cursor:

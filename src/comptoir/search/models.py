@@ -39,51 +39,73 @@ class RecordKey(models.OneToOneField):
         return "integer" if connection.vendor == "sqlite" else super().db_type(connection)
 
 
-class Document(models.Model):
-    language = models.CharField(max_length=10, blank=True)
-    ref = models.TextField(blank=True)
-    title = models.TextField(blank=True)
-    body = models.TextField(blank=True)
-    notes = models.TextField(blank=True)
-    people = models.TextField(blank=True)
-    scope = models.TextField(blank=True)
-    indexed_at = models.DateTimeField()
+# The columns visibility reads come first in each row: SQLite reads a row's first columns
+# without following the overflow pages that hold its long text.
+
+
+class TicketScope(models.Model):
+    desk_id = models.IntegerField(db_index=True)
+    requester_id = models.IntegerField(null=True, db_index=True)
+    organisation_id = models.IntegerField(null=True, db_index=True)
 
     class Meta:
         abstract = True
 
 
-class TicketDocument(Document):
-    ticket = RecordKey(
-        "tickets.Ticket", primary_key=True, on_delete=models.CASCADE, related_name="+"
-    )
-    desk_id = models.IntegerField(db_index=True)
-    requester_id = models.IntegerField(null=True, db_index=True)
-    organisation_id = models.IntegerField(null=True, db_index=True)
-
-    def __str__(self) -> str:
-        return self.ref
-
-
-class ArticleDocument(Document):
-    """One language of an article (a variant)."""
-
-    variant = RecordKey(
-        "kb.ArticleVariant", primary_key=True, on_delete=models.CASCADE, related_name="+"
-    )
+class ArticleScope(models.Model):
     article_id = models.IntegerField(db_index=True)
     desk_id = models.IntegerField()
     status = models.CharField(max_length=20)
     visibility = models.CharField(max_length=20)
 
+    class Meta:
+        abstract = True
+
+
+class PersonScope(models.Model):
+    organisation_id = models.IntegerField(null=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        abstract = True
+
+
+class Document(models.Model):
+    indexed_at = models.DateTimeField()
+    language = models.CharField(max_length=10, blank=True)
+    scope = models.TextField(blank=True)
+    ref = models.TextField(blank=True)
+    title = models.TextField(blank=True)
+    people = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class TicketDocument(TicketScope, Document):
+    ticket = RecordKey(
+        "tickets.Ticket", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.ref
+
+
+class ArticleDocument(ArticleScope, Document):
+    """One language of an article (a variant)."""
+
+    variant = RecordKey(
+        "kb.ArticleVariant", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
     def __str__(self) -> str:
         return self.title
 
 
-class PersonDocument(Document):
+class PersonDocument(PersonScope, Document):
     user = RecordKey("accounts.User", primary_key=True, on_delete=models.CASCADE, related_name="+")
-    organisation_id = models.IntegerField(null=True)
-    is_active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.title
