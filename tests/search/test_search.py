@@ -285,3 +285,15 @@ def explain(sql: str) -> list[str]:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN " + sql)
         return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_broad_query_says_it_ranked_the_newest_matches_only(world, settings, monkeypatch):
+    monkeypatch.setattr(selectors, "RANKED", 3)
+    made = [
+        make_ticket(desk=world.desk, requester=world.requester, title=f"Printer {n}")
+        for n in range(5)
+    ]
+    results = selectors.search(Actor.for_user(world.agent), "printer")
+    assert results.bounded["ticket"]
+    assert {hit.ticket.pk for hit in results.tickets} == {t.pk for t in made[-3:]}
+    assert not selectors.search(Actor.for_user(world.agent), "printer 4").bounded["ticket"]

@@ -171,15 +171,21 @@ def _small_share(desk_ids: set[int]) -> bool:
     return total > 0 and sum(counts.get(d, 0) for d in desk_ids) * 10 < total
 
 
-def _best_of(engine, index, words: Words, scopes: list[Scope]) -> list[tuple[int, float]]:
-    """The candidates of every scope, best first, each record once."""
+def _best_of(
+    engine, index, words: Words, scopes: list[Scope]
+) -> tuple[list[tuple[int, float]], bool]:
+    """The candidates of every scope, best first, each record once; and whether a scope had
+    more matches than were ranked."""
     ranked: dict[int, float] = {}
+    bounded = False
     for scope in scopes:
-        for pk, score in engine.candidates(index, words, scope, limit=CANDIDATES, recent=RANKED):
+        found = engine.candidates(index, words, scope, limit=CANDIDATES, recent=RANKED)
+        bounded = bounded or len(found) >= RANKED
+        for pk, score in found:
             if pk not in ranked or score > ranked[pk]:
                 ranked[pk] = score
     ordered = sorted(ranked.items(), key=lambda item: (-item[1], -item[0]))
-    return ordered[:CANDIDATES]
+    return ordered[:CANDIDATES], bounded
 
 
 def _tickets(
@@ -193,8 +199,9 @@ def _tickets(
         with contextlib.suppress(NotFound):
             exact.append(get_ticket_for(actor, words.ticket_ref))
     ranked: list[tuple[int, float]] = []
+    bounded = False
     if words.words:
-        ranked = _best_of(engine, fulltext.TICKETS, words, _ticket_scopes(actor, staff))
+        ranked, bounded = _best_of(engine, fulltext.TICKETS, words, _ticket_scopes(actor, staff))
     # The authority on visibility and the list filters, over the candidates' ids only.
     allowed = set(
         filter_tickets(actor, **filters)
@@ -217,7 +224,7 @@ def _tickets(
         if pk in records
     ]
     results.totals["ticket"] = len(ordered)
-    results.bounded["ticket"] = len(ranked) >= CANDIDATES
+    results.bounded["ticket"] = bounded
     page = hits
     _mark(
         TicketDocument,
@@ -302,8 +309,9 @@ def _articles(
     if words.article_id is not None:
         exact = list(visible.filter(pk=words.article_id).select_related("desk"))
     ranked: list[tuple[int, float]] = []
+    bounded = False
     if words.words:
-        ranked = _best_of(engine, fulltext.ARTICLES, words, [_article_scope(actor, staff)])
+        ranked, bounded = _best_of(engine, fulltext.ARTICLES, words, [_article_scope(actor, staff)])
     # The authority on visibility, over the candidates' ids only; then the shown page in full.
     allowed = dict(
         ArticleVariant.objects.filter(pk__in=[pk for pk, _ in ranked])
@@ -323,7 +331,7 @@ def _articles(
         seen.add(of)
         chosen.append((pk, of, score))
     results.totals["article"] = len(chosen)
-    results.bounded["article"] = len(ranked) >= CANDIDATES
+    results.bounded["article"] = bounded
     shown = chosen[offset : offset + limit]
     variants = {
         v.pk: v
@@ -370,8 +378,9 @@ def _people(words: Words, results: Results, limit: int, offset: int) -> None:
             )
         )
     ranked: list[tuple[int, float]] = []
+    bounded = False
     if words.words:
-        ranked = _best_of(
+        ranked, bounded = _best_of(
             engine, fulltext.PEOPLE, words, [Scope(tokens="active", where="d.is_active")]
         )
     active = set(
@@ -383,7 +392,7 @@ def _people(words: Words, results: Results, limit: int, offset: int) -> None:
     seen = {u.pk for u in exact}
     ordered += [(pk, score) for pk, score in ranked if pk in active and pk not in seen]
     results.totals["person"] = len(ordered)
-    results.bounded["person"] = len(ranked) >= CANDIDATES
+    results.bounded["person"] = bounded
     shown = ordered[offset : offset + limit]
     people = {
         u.pk: u
