@@ -111,6 +111,12 @@ def search(
     return results
 
 
+def index_is_empty() -> bool:
+    """Tickets exist but none is in the search index (an upgrade, a database restored without
+    it): two existence checks, each one row at most."""
+    return not TicketDocument.objects.exists() and Ticket.objects.exists()
+
+
 def _sees_everything(actor: Actor) -> bool:
     return actor.is_system or actor.is_superuser
 

@@ -345,3 +345,61 @@ class CannedFilters(forms.Form):
             ("", _("All I may use")),
             ("mine", _("Mine only")),
         ] + [(d.slug, d.name) for d in desks]
+
+
+#: The search page's tabs: every kind at once, or one kind a page at a time.
+KIND_CHOICES = [
+    ("", _("Everything")),
+    ("ticket", _("Tickets")),
+    ("article", _("Articles")),
+    ("person", _("People")),
+]
+#: The queue's "whose" choices, with "anyone's" first: a search looks at every ticket.
+SEARCH_QUEUES = [
+    ("", _("Anyone")),
+    ("mine", _("Me")),
+    ("team", _("My teams")),
+    ("unassigned", _("Nobody")),
+    ("breaching", _("Breaching soon")),
+]
+#: Every state: a search finds the resolved and closed tickets too.
+SEARCH_STATES = [
+    ("", _("Any state")),
+    ("open", _("Open")),
+    ("pending", _("Pending")),
+    ("resolved", _("Resolved")),
+    ("closed", _("Closed")),
+]
+#: The id of the workspace bar's search form, which the search page's filters belong to.
+SEARCH_FORM = "desk-search"
+#: Pages of results a search walks through (the search keeps 1,000 candidates at most).
+MAX_SEARCH_PAGES = 50
+
+
+class SearchFilters(ListFilters):
+    """The search page: the words, the kind shown, and the queue's own filters for tickets."""
+
+    q = forms.CharField(label=_("Search"), max_length=500, required=False, strip=True)
+    kind = forms.ChoiceField(choices=KIND_CHOICES, required=False)
+    page = forms.IntegerField(min_value=1, max_value=MAX_SEARCH_PAGES, required=False)
+    queue = forms.ChoiceField(label=_("Assigned to"), choices=SEARCH_QUEUES, required=False)
+    state = forms.ChoiceField(label=_("State"), choices=SEARCH_STATES, required=False)
+    team = forms.ChoiceField(label=_("Team"), required=False)  # type: ignore[assignment]
+    # Results are ranked by relevance and paged by number: no sort, no cursor.
+    sort = None  # type: ignore[assignment]
+    cursor = None  # type: ignore[assignment]
+
+    #: The fields shown as the page's filters, in this order.
+    SHOWN = ("desk", "state", "priority", "queue", "team", "age", "due")
+
+    def __init__(self, *args, desks, teams, **kwargs):
+        super().__init__(*args, desks=desks, **kwargs)
+        cast(forms.ChoiceField, self.fields["team"]).choices = [("", _("Any team"))] + [
+            (str(t.pk), f"{t.name} ({t.desk.name})" if len(desks) > 1 else t.name) for t in teams
+        ]
+        # The filters sit in the page, the words in the workspace's bar: one form for both.
+        for name in self.SHOWN:
+            self.fields[name].widget.attrs["form"] = SEARCH_FORM
+
+    def shown(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.SHOWN]

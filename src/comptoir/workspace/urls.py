@@ -1,6 +1,18 @@
 from django.urls import path
 
-from comptoir.workspace import bulk, calls, canned, dashboard, filters, live, relations, views
+from comptoir.workspace import (
+    bulk,
+    calls,
+    canned,
+    dashboard,
+    filters,
+    kb,
+    knowledge,
+    live,
+    relations,
+    search,
+    views,
+)
 
 app_name = "workspace"
 
@@ -27,4 +39,24 @@ urlpatterns = [
     path("t/<str:ref>/responses", canned.picker, name="canned_picker"),
     path("t/<str:ref>/links/add", relations.add_link, name="link"),
     path("t/<str:ref>/links/remove", relations.remove_link, name="unlink"),
+    path("search/", search.search_page, name="search"),
+    path("kb/", kb.articles, name="kb"),
+    path("kb/new", kb.new_article, name="kb_new"),
+    path("kb/<int:article_id>/", kb.article, name="kb_article"),
+    path("kb/<int:article_id>/edit", kb.edit_article, name="kb_edit"),
+    path("kb/<int:article_id>/language", kb.add_language, name="kb_add_language"),
+    path("kb/<int:article_id>/history", kb.history, name="kb_history"),
+    path("kb/<int:article_id>/restore", kb.restore, name="kb_restore"),
+    path("kb/<int:article_id>/do/<slug:action>", kb.article_action, name="kb_action"),
+    path("kb/<int:article_id>/files", kb.upload, name="kb_upload"),
+    path("kb/<int:article_id>/files/<int:attachment_id>", kb.attachment, name="kb_file"),
+    path("t/<str:ref>/articles/find", knowledge.picker, name="article_picker"),
+    path("t/<str:ref>/articles/link", knowledge.link, name="article_link"),
+    path("t/<str:ref>/articles/unlink", knowledge.unlink, name="article_unlink"),
+    path("t/<str:ref>/articles/draft", knowledge.draft, name="article_draft"),
+    path(
+        "t/<str:ref>/articles/<int:article_id>/insert",
+        knowledge.insert,
+        name="article_insert",
+    ),
 ]

@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -30,6 +31,8 @@ from comptoir.core.errors import DomainError, ErrorCode, NotFound
 from comptoir.core.pagination import SortKey, page
 from comptoir.core.text import render_markdown
 from comptoir.desks.selectors import desks_visible_to, teams_visible_to
+from comptoir.kb import selectors as kb_selectors
+from comptoir.kb.permissions import can_link_to_ticket
 from comptoir.portal.shared import actions_for, actor_for, download, error_text, is_agent, timeline
 from comptoir.tickets import selectors, services
 from comptoir.tickets.lifecycle import StatusCategory
@@ -100,21 +103,27 @@ class Matching:
     form: ListFilters
 
 
-def matching_tickets(actor: Actor, desks: list, data: Any) -> Matching:
-    """The tickets the queue's filters (a query string) select for ``actor``, unpaged.
+def list_query(
+    actor: Actor,
+    desks: list,
+    values: dict[str, Any],
+    *,
+    default_queue: str = "mine",
+    default_states: list[str] | None = LIVE,
+) -> dict[str, Any]:
+    """The ``filter_tickets`` arguments (``desk_ids`` included) that a list's filters ask for.
 
-    The list page and "all matching" bulk actions read the same selection.
+    ``values`` are a ``ListFilters`` form's cleaned values. The queue reads them with its
+    defaults (my tickets, open and pending); the search page with none (anyone's, any state).
+    The ``team=none`` value is not an argument of ``filter_tickets``: the queue applies it.
     """
-    form = ListFilters(data, desks=desks)
-    form.is_valid()  # an unknown value is dropped, and its default used
-    values = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-    queue_name = values.get("queue", "mine")
-    sort = values.get("sort", "due" if queue_name == "breaching" else "-created")
+    queue_name = values.get("queue") or default_queue
     chosen = [d for d in desks if d.slug == values.get("desk")] or desks
-    query: dict[str, Any] = {
-        "status_category": [values["state"]] if values.get("state") else LIVE,
-        "sort": sort,
-    }
+    query: dict[str, Any] = {"desk_ids": [d.pk for d in chosen] or [0]}
+    if values.get("state"):
+        query["status_category"] = [values["state"]]
+    elif default_states:
+        query["status_category"] = default_states
     if values.get("priority"):
         query["priority"] = [values["priority"]]
     if values.get("team") and values["team"] != NO_TEAM:
@@ -132,8 +141,23 @@ def matching_tickets(actor: Actor, desks: list, data: Any) -> Matching:
         query["assignee_id"] = None
     elif queue_name == "breaching":
         query["due_before"] = timezone.now() + timedelta(hours=BREACHING_HOURS)
-        query["sort"] = sort = "due"
-    tickets = selectors.filter_tickets(actor, desk_ids=[d.pk for d in chosen] or [0], **query)
+    return query
+
+
+def matching_tickets(actor: Actor, desks: list, data: Any) -> Matching:
+    """The tickets the queue's filters (a query string) select for ``actor``, unpaged.
+
+    The list page and "all matching" bulk actions read the same selection.
+    """
+    form = ListFilters(data, desks=desks)
+    form.is_valid()  # an unknown value is dropped, and its default used
+    values = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+    queue_name = values.get("queue", "mine")
+    sort = values.get("sort", "due" if queue_name == "breaching" else "-created")
+    if queue_name == "breaching":
+        sort = "due"
+    query = list_query(actor, desks, values)
+    tickets = selectors.filter_tickets(actor, sort=sort, **query)
     if values.get("team") == NO_TEAM:
         tickets = tickets.filter(team__isnull=True)
     return Matching(tickets, sort, queue_name, values, form)
@@ -228,6 +252,7 @@ def ticket_context(
         **actions_context(request, actor, ticket, typed=typed),
         "max_mb": settings.COMPTOIR_MAX_ATTACHMENT_SIZE // (1024 * 1024),
         **relations_context(actor, ticket),
+        **knowledge_context(actor, ticket),
     }
 
 
@@ -249,6 +274,33 @@ def actions_context(
             and ticket.assignee_id != request.user.pk
             and ticket.status_category != StatusCategory.CLOSED
         ),
+        # A solved ticket's story may become an article ("Write an article from this ticket").
+        "can_draft_article": (
+            ticket.resolved_at is not None
+            and ticket.status_category in (StatusCategory.RESOLVED, StatusCategory.CLOSED)
+            and can_link_to_ticket(actor, ticket)
+        ),
+    }
+
+
+#: Articles listed in a ticket's "Knowledge" panel, the most recently changed first.
+KNOWLEDGE_SHOWN = 20
+
+
+def knowledge_context(actor: Actor, ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    """The "Knowledge" panel: the articles linked to the ticket that the agent may read, each
+    in the page's language (else English, else the first written); three queries."""
+    linked = kb_selectors.articles_of_ticket(actor, ticket)
+    rows = list(kb_selectors.with_list_relations(linked)[: KNOWLEDGE_SHOWN + 1])
+    language = (get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    return {
+        "knowledge": [
+            (article, kb_selectors.variant_for(article, language))
+            for article in rows[:KNOWLEDGE_SHOWN]
+        ],
+        "more_knowledge": len(rows) > KNOWLEDGE_SHOWN,
+        "can_link_articles": can_link_to_ticket(actor, ticket),
+        **extra,
     }
 
 

@@ -1,6 +1,6 @@
 /* The workspace's keyboard and list conveniences: shortcuts for the frequent moves (listed in a
-   dialog on "?"), "select all on this page" for bulk actions, a canned response inserted into
-   the reply. A shortcut never fires while the reader types in a field. Loaded as a file (the
+   dialog on "?"), "select all on this page" for bulk actions, a canned response or an article
+   inserted into the reply. A shortcut never fires while the reader types in a field. Loaded as a file (the
    Content-Security-Policy forbids inline scripts). */
 (function () {
   "use strict";
@@ -76,6 +76,13 @@
     if (field) { field.focus(); return true; }
     return false;
   }
+  function focusSearch() {
+    var box = document.querySelector("[data-search-box]");
+    if (!box) { return false; }
+    box.focus();
+    box.select();
+    return true;
+  }
   function tick() {
     var row = currentRow();
     var box = row && row.querySelector('input[name="tickets"]');
@@ -107,7 +114,8 @@
       case "n": done = compose("note"); break;
       case "a": done = trigger("a"); break;
       case "e": done = trigger("e"); break;
-      case "/": done = focusFilters(); break;
+      case "/": done = focusSearch(); break;
+      case "f": done = focusFilters(); break;
       case "?": done = showHelp(); break;
       case "g":
         pending = "g";
@@ -146,11 +154,9 @@
   document.addEventListener("focusin", function (event) {
     if (event.target.id === "id_body") { event.target.setAttribute("data-touched", ""); }
   });
-  document.addEventListener("click", function (event) {
-    var choice = event.target.closest("[data-canned-text]");
+  function insertInReply(text, from) {
     var body = document.getElementById("id_body");
-    if (!choice || !body) { return; }
-    var text = choice.getAttribute("data-canned-text") || "";
+    if (!body) { return false; }
     var touched = body.hasAttribute("data-touched");
     var start = touched ? body.selectionStart : body.value.length;
     var end = touched ? body.selectionEnd : body.value.length;
@@ -158,9 +164,37 @@
     body.focus();
     body.setSelectionRange(start + text.length, start + text.length);
     body.dispatchEvent(new Event("input", { bubbles: true }));
-    var picker = choice.closest("details");
+    var picker = from && from.closest("details");
     if (picker) { picker.open = false; }
+    return true;
+  }
+  document.addEventListener("click", function (event) {
+    var choice = event.target.closest("[data-canned-text]");
+    if (choice) { insertInReply(choice.getAttribute("data-canned-text") || "", choice); }
   });
+
+  // An article chosen in the composer's picker: htmx asks the server for its link or its text
+  // (data-article-insert, no swap), which goes in where the cursor was; a refusal is said in
+  // the picker's status line.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var source = event.detail.elt;
+    if (!source || !source.hasAttribute || !source.hasAttribute("data-article-insert")) { return; }
+    var status = document.getElementById("article-insert-status");
+    var xhr = event.detail.xhr;
+    if (event.detail.successful && xhr) {
+      if (status) { status.textContent = source.getAttribute("data-inserted") || ""; }
+      insertInReply(xhr.responseText, source);
+    } else if (status) {
+      status.textContent = (xhr && xhr.status && xhr.responseText) || status.getAttribute("data-failed") || "";
+    }
+  });
+
+  // On the search page the box keeps the focus, its cursor after the words typed.
+  var searchBox = document.querySelector("[data-search-box][autofocus]");
+  if (searchBox) {
+    searchBox.focus();
+    searchBox.setSelectionRange(searchBox.value.length, searchBox.value.length);
+  }
 
   // Enter in the caller search looks people up; it does not send the half-filled form.
   document.addEventListener("keydown", function (event) {
