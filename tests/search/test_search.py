@@ -297,3 +297,28 @@ def test_a_broad_query_says_it_ranked_the_newest_matches_only(world, settings, m
     assert results.bounded["ticket"]
     assert {hit.ticket.pk for hit in results.tickets} == {t.pk for t in made[-3:]}
     assert not selectors.search(Actor.for_user(world.agent), "printer 4").bounded["ticket"]
+
+
+def test_without_filters_only_the_page_is_checked_and_refusals_are_skipped(world, monkeypatch):
+    """Step 2 reads as many tickets as the page needs; a candidate the tickets' selector
+    refuses (a stale copy in the index) is skipped, and the page is still full."""
+    tickets = [
+        make_ticket(desk=world.desk, requester=world.requester, title=f"Scanner {n}")
+        for n in range(30)
+    ]
+    # The index still says the newest ten are the agent's desk's; they moved elsewhere.
+    from comptoir.tickets.models import Ticket
+
+    Organisation.objects.update(members_see_all_tickets=False)
+    world.agent.refresh_from_db()
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets[-10:]]).update(desk=world.other_desk)
+    with CaptureQueriesContext(connection) as queries:
+        results = selectors.search(Actor.for_user(world.agent), "scanner", limit=5)
+    shown = [hit.ticket.pk for hit in results.tickets]
+    assert len(shown) == 5
+    assert not set(shown) & {t.pk for t in tickets[-10:]}
+    checks = [re.search(r'"tickets_ticket"\."id" IN \(([^)]*)\)', q["sql"]) for q in queries]
+    sizes = [len(found.group(1).split(",")) for found in checks if found]
+    # One window of 15 ids checked (the page of 5 and ten more) of the 30 found, ten of them
+    # refused; then the 5 shown read in full.
+    assert sizes == [15, 5], sizes
