@@ -133,3 +133,11 @@ def test_a_passage_shows_the_text_a_reader_sees_not_its_markdown(world, articles
     hit = selectors.search(ANONYMOUS, "portal", kinds=("article",)).articles[0]
     assert "choose reset" in hit.snippet and "*" not in hit.snippet
     assert "<mark>portal</mark>" in hit.snippet
+
+
+def test_any_word_finds_articles_sharing_some_words_of_a_title_best_first(world, articles):
+    typed = "my vpn token expired again"
+    assert selectors.search(ANONYMOUS, typed, kinds=("article",)).articles == []
+    hits = selectors.search(ANONYMOUS, typed, kinds=("article",), any_word=True).articles
+    assert [hit.variant.title for hit in hits] == ["Reset your VPN token"]
+    assert "<mark>VPN</mark>" in hits[0].title and "<mark>token</mark>" in hits[0].title

@@ -46,7 +46,6 @@ from comptoir.kb import services as kb_services
 from comptoir.kb.models import Article, ArticleStatus, ArticleVariant, Visibility
 from comptoir.portal.forms import KbBrowseForm, KbFeedbackForm
 from comptoir.portal.shared import actor_for, error_text
-from comptoir.search.query import read
 from comptoir.search.selectors import ArticleHit, search
 
 #: Articles on a page of the list or of the search results.
@@ -535,32 +534,17 @@ class Suggested:
     snippet: SafeString
 
 
-#: Words of a title searched alone when the whole title finds too few articles.
-FALLBACK_WORDS = 3
-
-
 def _suggestion_hits(actor: Actor, query: str, desk_id: int) -> list[ArticleHit]:
-    """The articles of the desk matching every word of the title, best first; when they are
-    fewer than ``SUGGESTIONS``, then those matching its longest words taken alone, the ones
-    matching more of them first. The search requires every word, and a title often holds
-    words no article has ("my printer jams again")."""
-    found = search(
-        actor, query, kinds=("article",), limit=SUGGESTIONS * 2, filters={"desk_ids": [desk_id]}
+    """The articles of the desk matching the title typed, those matching more of its words
+    first: a title often holds words no article has ("my printer jams again")."""
+    return search(
+        actor,
+        query,
+        kinds=("article",),
+        limit=SUGGESTIONS,
+        filters={"desk_ids": [desk_id]},
+        any_word=True,
     ).articles
-    words = [word for word in read(query).words if len(word) >= MIN_QUERY]
-    if len(found) >= SUGGESTIONS or len(words) < 2:
-        return found
-    seen = {hit.article.pk for hit in found}
-    tally: dict[int, tuple[int, ArticleHit]] = {}
-    for word in sorted(words, key=len, reverse=True)[:FALLBACK_WORDS]:
-        for hit in search(
-            actor, word, kinds=("article",), limit=SUGGESTIONS, filters={"desk_ids": [desk_id]}
-        ).articles:
-            if hit.article.pk not in seen:
-                count, first = tally.get(hit.article.pk, (0, hit))
-                tally[hit.article.pk] = (count + 1, first)
-    more = sorted(tally.values(), key=lambda entry: -entry[0])  # stable: first found first
-    return found + [hit for _count, hit in more]
 
 
 @require_GET

@@ -115,7 +115,7 @@ class PostgresBackend:
             terms.append("(" + " | ".join(variants) + ")")
         if not terms:  # nothing but stop words: take them as they are
             terms = [f"({simple})" for _en, _fr, simple in rows if simple]
-        return " & ".join(terms)
+        return (" | " if words.any else " & ").join(terms)
 
     @staticmethod
     def _term(word: str, words: Words, weights: str) -> str:

@@ -97,6 +97,8 @@ class Words:
     ticket_ref: str = ""
     article_id: int | None = None
     email: str = ""
+    #: Any word may match instead of all (suggestions from a title: the more the better).
+    any: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.words or self.ticket_ref or self.article_id or self.email)
@@ -132,7 +134,8 @@ def fts5_match(words: Words, columns: tuple[str, ...], scope: str = "") -> str:
     for word in words.words:
         quoted = '"' + word.replace('"', '""') + '"'
         terms.append(quoted + "*" if words.is_prefix(word) else quoted)
-    expression = "{" + " ".join(columns) + "} : (" + " AND ".join(terms) + ")"
+    joined = (" OR " if words.any else " AND ").join(terms)
+    expression = "{" + " ".join(columns) + "} : (" + joined + ")"
     if scope:
         expression += " AND scope : (" + scope + ")"
     return expression

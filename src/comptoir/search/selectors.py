@@ -18,6 +18,7 @@ is not staff must match without them, which a second, tiny match over those few 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,9 +96,16 @@ def search(
     limit: int = 20,
     offset: int = 0,
     filters: dict[str, Any] | None = None,
+    any_word: bool = False,
 ) -> Results:
-    """What ``actor`` may see that matches ``text``, best first, ``limit`` of each kind."""
+    """What ``actor`` may see that matches ``text``, best first, ``limit`` of each kind.
+
+    ``any_word``: a record matching any of the words qualifies, those matching more (and
+    better) first; for suggestions from a title, whose words an article rarely has all of.
+    """
     words = read(text)
+    if any_word:
+        words = dataclasses.replace(words, any=True)
     results = Results(words=words)
     if not words:
         return results
