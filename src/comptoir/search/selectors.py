@@ -353,11 +353,15 @@ def _articles(
     if words.words:
         ranked, bounded = _best_of(engine, fulltext.ARTICLES, words, [_article_scope(actor, staff)])
     # The authority on visibility, over the candidates' ids only; then the shown page in full.
-    allowed = dict(
-        ArticleVariant.objects.filter(pk__in=[pk for pk, _ in ranked])
-        .filter(article__in=visible)
-        .values_list("pk", "article_id")
+    # Each candidate's article, then which of those the reader may see: two lookups by key
+    # (a subquery over every readable article would test the rule on each).
+    of_article = dict(
+        ArticleVariant.objects.filter(pk__in=[pk for pk, _ in ranked]).values_list(
+            "pk", "article_id"
+        )
     )
+    readable = set(visible.filter(pk__in=set(of_article.values())).values_list("pk", flat=True))
+    allowed = {pk: article for pk, article in of_article.items() if article in readable}
     language = actor.user.locale if actor.user is not None else ""
     chosen: list[tuple[int | None, int, float]] = []  # (variant, article, score)
     seen: set[int] = set()
