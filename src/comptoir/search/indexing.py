@@ -19,6 +19,7 @@ from html import unescape
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -343,11 +344,10 @@ def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = No
         last = ids[-1]
         if progress:
             progress(kind, done, total)
-    key = document_model._meta.pk.name
-    stale = document_model.objects.exclude(**{f"{key}__in": model.objects.values("pk")})
+    # Documents whose record is gone, as an anti-join (``NOT IN`` a million ids is not hashed
+    # by PostgreSQL within the default memory, and then tests each row against the list).
+    records = model.objects.filter(pk=OuterRef(document_model._meta.pk.attname))
     if kind == "people":
-        stale = document_model.objects.exclude(
-            **{f"{key}__in": model.objects.filter(is_active=True).values("pk")}
-        )
-    stale.delete()
+        records = records.filter(is_active=True)
+    document_model.objects.filter(~Exists(records)).delete()
     return done
