@@ -16,12 +16,15 @@ or a million. A query matching fewer than ``recent`` records is ranked in full.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db import connection
 
 from comptoir.search.fulltext import TEXT_COLUMNS, Index
 from comptoir.search.query import Words, fts5_match
+
+_TOKEN_WORD = re.compile(r"[A-Za-z0-9]+")
 
 #: Columns a search that must not see staff notes may match.
 PUBLIC_COLUMNS = ("ref", "title", "body", "people")
@@ -98,7 +101,8 @@ class PostgresBackend:
         A word one language treats as a stop word is left out, as that language's documents
         do not index it.
         """
-        weights = "" if staff_text else "AB"
+        # Words never match the D-weighted visibility tokens (fulltext.py).
+        weights = "ABC" if staff_text else "AB"
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT to_tsquery('comptoir_en', q)::text, to_tsquery('comptoir_fr', q)::text, "
@@ -120,8 +124,16 @@ class PostgresBackend:
     @staticmethod
     def _term(word: str, words: Words, weights: str) -> str:
         # ``word`` holds letters and digits only (query.read): nothing to escape.
-        suffix = ":*" + weights if words.is_prefix(word) else (":" + weights if weights else "")
+        suffix = ":*" + weights if words.is_prefix(word) else ":" + weights
         return f"'{word}'{suffix}"
+
+    @staticmethod
+    def scope_query(tokens: str) -> str:
+        """A scope's FTS5-style expression (``r5 OR (published AND public)``) as ``tsquery``
+        text over the D-weighted tokens. Tokens are ours (letters and digits)."""
+        return _TOKEN_WORD.sub(
+            lambda m: {"AND": "&", "OR": "|"}.get(m.group(), f"'{m.group().lower()}':D"), tokens
+        )
 
     def candidates(
         self, index: Index, words: Words, scope: Scope, *, limit: int, recent: int | None = None
@@ -132,10 +144,13 @@ class PostgresBackend:
         if not query:
             return []
         table, key = index.table, index.key
-        # A CTE the planner may not fold into a walk of the primary key testing each row.
+        # The scope's tokens in the match itself (the GIN index answers both), else its SQL
+        # over indexed columns, which the planner combines with the GIN index.
+        where, params = ("", ()) if scope.tokens else (scope.where, scope.params)
+        if scope.tokens:
+            query = f"({query}) & ({self.scope_query(scope.tokens)})"
         matched = (
-            f"SELECT d.{key} AS id FROM {table} d "
-            f"WHERE d.vector @@ %s::tsquery{_where(scope.where)}"
+            f"SELECT d.{key} AS id FROM {table} d WHERE d.vector @@ %s::tsquery{_where(where)}"
         )
         bound = f" ORDER BY d.{key} DESC LIMIT %s" if recent else ""
         sql = (
@@ -144,7 +159,7 @@ class PostgresBackend:
             f"FROM found JOIN {table} d ON d.{key} = found.id "
             f"ORDER BY score DESC, d.{key} DESC LIMIT %s"
         )
-        arguments = [query, *scope.params, *([recent] if recent else []), query, limit]
+        arguments = [query, *params, *([recent] if recent else []), query, limit]
         with connection.cursor() as cursor:
             cursor.execute(sql, arguments)
             return [(row[0], float(row[1])) for row in cursor.fetchall()]

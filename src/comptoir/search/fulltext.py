@@ -4,7 +4,8 @@ SQLite: an FTS5 table with external content per document table (the words are in
 text is read from the document row), tokenised by ``unicode61`` without diacritics, kept by
 triggers. PostgreSQL: a ``tsvector`` column filled by a trigger with the document's language
 (French or English stemming, accents removed by ``unaccent``; identifiers and names unstemmed),
-weighted A (reference, title), B (public text, people), C (staff notes), under a GIN index.
+weighted A (reference, title), B (public text, people), C (staff notes), D (the visibility
+tokens of ``scope``, which no searched word is matched against), under a GIN index.
 
 The migration and ``comptoir search rebuild`` both call ``install``: it is safe to run again.
 """
@@ -95,7 +96,8 @@ PG_SETUP = [
             || setweight(to_tsvector(cfg, coalesce(NEW.title, '')), 'A')
             || setweight(to_tsvector(cfg, coalesce(NEW.body, '')), 'B')
             || setweight(to_tsvector('comptoir_simple', coalesce(NEW.people, '')), 'B')
-            || setweight(to_tsvector(cfg, coalesce(NEW.notes, '')), 'C');
+            || setweight(to_tsvector(cfg, coalesce(NEW.notes, '')), 'C')
+            || setweight(to_tsvector('simple', coalesce(NEW.scope, '')), 'D');
         RETURN NEW;
     END $$ LANGUAGE plpgsql
     """,
@@ -109,7 +111,7 @@ def pg_install(index: Index) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {table}_vector ON {table} USING gin (vector)",
         f"DROP TRIGGER IF EXISTS {table}_vector ON {table}",
         f"CREATE TRIGGER {table}_vector BEFORE INSERT OR UPDATE OF language, "
-        f"{', '.join(TEXT_COLUMNS)} ON {table} "
+        f"{', '.join(COLUMNS)} ON {table} "
         "FOR EACH ROW EXECUTE FUNCTION search_document_vector()",
     ]
 
