@@ -296,6 +296,23 @@ def test_the_list_shows_the_same_settings_as_the_mailbox(world, api):
 # --- the admin ----------------------------------------------------------------------------------
 
 
+ADMIN_FORM = {
+    "name": "IT",
+    "is_active": "on",
+    "accept_unknown_senders": "on",
+    "imap_port": 993,
+    "imap_security": "ssl",
+    "imap_folder": "INBOX",
+    "imap_after": "flag",
+}
+
+
+def admin_save(client, box: Mailbox | None, **values):
+    """Post the admin's mailbox form, as a person saving it in the browser does."""
+    url = f"/admin/mail/mailbox/{box.pk}/change/" if box else "/admin/mail/mailbox/add/"
+    return client.post(url, {**ADMIN_FORM, **values, "_save": "Save"})
+
+
 def test_the_admin_never_shows_a_secret_and_keeps_those_left_empty(world, client):
     box = Mailbox.objects.create(
         desk=world.desk,
@@ -311,51 +328,79 @@ def test_the_admin_never_shows_a_secret_and_keeps_those_left_empty(world, client
         assert page.status_code == 200
         assert all_secrets_absent(page.content.decode())
 
-    from comptoir.mail.admin import MailboxForm
-
-    data = {
-        "desk": world.desk.pk,
-        "address": box.address,
-        "is_active": "on",
+    microsoft = {
         "imap_host": "outlook.office365.com",
-        "imap_port": 993,
-        "imap_security": "ssl",
-        "imap_folder": "Support",
-        "imap_after": "flag",
         "oauth_provider": "microsoft",
         "oauth_client_id": "app",
     }
-    form = MailboxForm(data=data, instance=box)
-    assert form.is_valid(), form.errors
-    form.save()
+    saved = admin_save(client, box, **microsoft, imap_folder="Support")
+    assert saved.status_code == 302, saved.content.decode()[-3000:]
     box.refresh_from_db()
     assert box.imap_folder == "Support"
     assert {name: getattr(box, name) for name in SECRETS} == SECRETS
 
-    form = MailboxForm(data={**data, "oauth_client_id": "another-app"}, instance=box)
-    assert form.is_valid(), form.errors
-    form.save()
+    saved = admin_save(client, box, **{**microsoft, "oauth_client_id": "another-app"})
+    assert saved.status_code == 302
     box.refresh_from_db()
     assert box.imap_oauth_token == ""  # made for the other application: renewed at the next poll
     assert box.oauth_refresh_token == SECRETS["oauth_refresh_token"]
+    # The changes went through the services: audited, the secrets named, never shown.
+    entries = AuditEntry.objects.filter(object_type="mail.mailbox").order_by("id")
+    assert entries.last().after["credentials_changed"] == ["imap_oauth_token"]
+    assert entries.last().after["oauth_client_id"] == "another-app"
+    assert all_secrets_absent(json.dumps([e.before for e in entries] + [e.after for e in entries]))
 
 
-def test_the_admin_refuses_settings_that_cannot_work(world):
-    from comptoir.mail.admin import MailboxForm
+def test_the_admin_connects_a_mailbox_through_the_services(world, client):
+    client.force_login(world.superuser)
 
-    form = MailboxForm(
-        data={
-            "desk": world.desk.pk,
-            "address": "it@acme.test",
-            "imap_host": "imap.example.com:993",
-            "imap_port": 993,
-            "imap_security": "ssl",
-            "imap_folder": "INBOX",
-            "imap_after": "flag",
-            "oauth_provider": "google",
-        },
+    saved = admin_save(
+        client,
+        None,
+        desk=world.desk.pk,
+        address="Help@Acme.test",
+        imap_host=" imap.acme.test ",
+        imap_security="starttls",
+        imap_password=SECRETS["imap_password"],
     )
-    assert not form.is_valid()
-    assert "imap_host" in form.errors
-    assert "oauth_client_id" in form.errors
-    assert "refresh token only" in str(form.errors["oauth_refresh_token"])
+
+    assert saved.status_code == 302, saved.content.decode()[-3000:]
+    box = Mailbox.objects.get()
+    # The services' rules: the address in lower case, the host trimmed, STARTTLS's port.
+    assert (box.address, box.imap_host, box.imap_port) == ("help@acme.test", "imap.acme.test", 143)
+    assert box.imap_password == SECRETS["imap_password"]
+    actions = list(
+        AuditEntry.objects.filter(object_type="mail.mailbox")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["create", "update"]
+
+
+def test_the_admin_refuses_settings_that_cannot_work(world, client):
+    client.force_login(world.superuser)
+
+    refused = admin_save(
+        client,
+        None,
+        desk=world.desk.pk,
+        address="it@acme.test",
+        imap_host="imap.example.com:993",
+        oauth_provider="google",
+    )
+
+    assert refused.status_code == 200  # the form again, with the errors on their fields
+    errors = refused.context["adminform"].form.errors
+    assert "imap_host" in errors
+    assert not Mailbox.objects.exists()
+
+
+def test_the_admin_keeps_a_mailboxs_desk_and_address(world, client):
+    box = Mailbox.objects.create(desk=world.desk, address="it@acme.test")
+    client.force_login(world.superuser)
+
+    saved = admin_save(client, box, desk=world.other_desk.pk, address="hr@acme.test")
+
+    assert saved.status_code == 302
+    box.refresh_from_db()
+    assert (box.desk, box.address) == (world.desk, "it@acme.test")

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 
 import pytest
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 
+from comptoir.accounts.roles import Role
 from comptoir.core.actor import Actor
 from comptoir.mail.delivery import deliver
-from comptoir.mail.models import BouncingAddress, InboundMessage, Mailbox, OutboundMessage
+from comptoir.mail.models import BouncingAddress, Mailbox, OutboundMessage
 from comptoir.mail.services import receive
 from comptoir.notifications.models import Notification
 from comptoir.notifications.services import notify
 from comptoir.sla.services import sweep
 from comptoir.tickets import services
-from comptoir.tickets.models import Comment
-from tests.factories import PASSWORD, make_ticket
-from tests.mail.test_outbound_status import incoming
+from comptoir.tickets.models import Attachment, Comment
+from tests.factories import PASSWORD, UserFactory, grant, make_ticket
 from tests.sla.conftest import PARIS, clock, office, sla_desk  # noqa: F401 (the SLA fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -94,8 +97,9 @@ def test_a_breach_reaches_the_assignee_the_lead_and_the_managers_by_mail(
     assert mail["From"].addresses[0].addr_spec == "it@acme.test"
     assert mail["Auto-Submitted"] == "auto-generated"
     assert mail["X-Loop"] == "comptoir"
-    # Out of the ticket's conversation: no reply address, not threaded with the requester's mail.
-    assert mail["Reply-To"] is None
+    # Out of the ticket's conversation: not threaded with the requester's mail, and answers go
+    # to a notice's own reply address.
+    assert mail["Reply-To"] == f"it+{assigned.ref}-notice@acme.test"
     assert mail["In-Reply-To"] is None
     assert not Notification.objects.filter(kind="sla_breached", delivered_at__isnull=True).exists()
 
@@ -146,26 +150,155 @@ def test_a_notice_is_mailed_in_the_agents_language(world, assigned, clock, sink)
     assert "Open the ticket" in notices_mailed()["lead@acme.test"].body
 
 
-def test_an_agents_answer_to_a_notice_never_reaches_the_requester(
-    world,
-    assigned,
-    clock,
-    sink,
-):
-    """The notice is not in the ticket's conversation: answering it opens a ticket of its own
-    and writes nothing on the breached one, so the requester is sent nothing."""
+def answer_to(notice: OutboundMessage, *, sender: str, **parts) -> bytes:
+    """``sender``'s mail in answer to ``notice``: by default a plain reply (In-Reply-To and
+    References, to its reply address, "RE:" and its subject)."""
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = parts.get("to", notice.reply_to)
+    m["Subject"] = parts.get("subject", f"RE: {notice.subject}")
+    m["Date"] = format_datetime(timezone.now())
+    m["Message-ID"] = make_msgid(domain="acme.test")
+    for name, value in parts.get("headers", {"In-Reply-To": f"<{notice.message_id}>"}).items():
+        m[name] = value
+    m.set_content(
+        parts.get("body", "Calling the requester now.\n\n> First response target breached")
+    )
+    for filename, data in parts.get("files", ()):
+        m.add_attachment(data, maintype="application", subtype="octet-stream", filename=filename)
+    return bytes(m)
+
+
+@pytest.fixture
+def breached(world, assigned, clock, sink) -> dict[str, OutboundMessage]:
+    """The first-response breach, mailed to the agent, the team lead and the manager."""
     clock.set(paris(2026, 12, 7, 9, 31))
     sweep()
-    notice = notices_mailed()["agent@acme.test"]
-    answer = incoming(
-        subject=f"Re: {notice.subject}",
+    return notices_mailed()
+
+
+@pytest.mark.parametrize(
+    "threaded_by",
+    ["headers", "address", "subject"],
+)
+def test_an_agents_answer_to_a_notice_is_their_internal_note_on_the_ticket(
+    world, assigned, breached, sink, threaded_by, api
+):
+    """However the agent's mail client answers (In-Reply-To, the notice's reply address, or
+    only its subject), the answer lands on the breached ticket as the agent's internal note,
+    and nothing reaches the requester."""
+    notice = breached["agent@acme.test"]
+    parts = {
+        "headers": {"headers": {"In-Reply-To": f"<{notice.message_id}>"}, "to": "it@acme.test"},
+        "address": {"headers": {}},
+        "subject": {"headers": {}, "to": "it@acme.test"},
+    }[threaded_by]
+    mailed = OutboundMessage.objects.exclude(kind="notification").count()
+
+    received = receive(
+        answer_to(notice, sender="agent@acme.test", **parts), mailbox=Mailbox.objects.get()
+    )
+
+    assert (received.status, received.ticket) == ("processed", assigned)
+    assert "notice" in received.reason
+    note = Comment.objects.get(ticket=assigned)
+    assert (note.author, note.public, note.channel) == (world.agent, False, "email")
+    assert note.body == "Calling the requester now."  # the quoted notice left out
+    assert OutboundMessage.objects.exclude(kind="notification").count() == mailed
+    assigned.refresh_from_db()
+    assert assigned.first_response_at is None  # a note is no response to the requester
+    assert note.pk not in [
+        c["id"] for c in api(world.requester).get(f"tickets/{assigned.ref}/comments").json()
+    ]
+
+
+def test_an_answer_to_a_notice_stays_out_of_the_requesters_conversation(
+    world, assigned, breached, sink
+):
+    notice = breached["agent@acme.test"]
+    answer = receive(answer_to(notice, sender="agent@acme.test"), mailbox=Mailbox.objects.get())
+    services.add_comment(actor=Actor.for_user(world.agent), ticket=assigned, body="On my way.")
+
+    reply = OutboundMessage.objects.get(ticket=assigned, kind="reply")
+    assert reply.to == ["requester@acme.test"]
+    threaded = {reply.in_reply_to, *reply.references.split()}
+    assert notice.message_id not in threaded
+    assert answer.message_id not in threaded
+
+
+def test_the_files_of_an_answer_to_a_notice_stay_internal(world, assigned, breached, sink):
+    notice = breached["manager@acme.test"]
+    receive(
+        answer_to(notice, sender="manager@acme.test", files=[("trace.log", b"ERROR 42\n" * 50)]),
+        mailbox=Mailbox.objects.get(),
+    )
+    (kept,) = Attachment.objects.filter(ticket=assigned)
+    assert (kept.filename, kept.public, kept.uploaded_by) == ("trace.log", False, world.manager)
+    assert kept.comment.author == world.manager
+
+
+@pytest.mark.parametrize(
+    "who", ["outsider@globex.test", "hr-agent@acme.test", "requester@acme.test"]
+)
+def test_someone_else_answering_a_forwarded_notice_gains_nothing(
+    world, assigned, breached, sink, who, api
+):
+    """A notice forwarded outside the desk's staff (to a person of another organisation, an
+    agent of another desk, or the requester) does not let its reader onto the ticket's staff
+    side: their answer is sorted out as a stranger's quoting the ticket, on a ticket of their
+    own, and the breached ticket gets nothing."""
+    notice = breached["agent@acme.test"]
+    forwarded = answer_to(
+        notice,
+        sender=who,
         headers={"In-Reply-To": f"<{notice.message_id}>", "References": f"<{notice.message_id}>"},
-    ).replace(b"Rachel Requester <requester@acme.test>", b"agent@acme.test")
-    received = receive(answer, mailbox=Mailbox.objects.get())
-    assert isinstance(received, InboundMessage)
+        body="What is this about?",
+    )
+
+    received = receive(forwarded, mailbox=Mailbox.objects.get())
+
+    assert received.status == "processed"
+    assert received.ticket != assigned
+    assert received.ticket.requester.email == who
+    assert not Comment.objects.filter(ticket=assigned).exists()
+    assert received.ticket.links_out.filter(target=assigned, kind="related").exists()
+    if who == "outsider@globex.test":  # the others saw it before, as the requester's colleagues
+        assert api(received.ticket.requester).get(f"tickets/{assigned.ref}").status_code == 404
+
+
+def test_only_the_agent_the_notice_was_mailed_to_threads_by_its_subject(
+    world, assigned, breached, sink
+):
+    """A subject naming the ticket without brackets is an answer to a notice only from someone
+    who was mailed that notice; another agent's mail so titled opens a ticket, as before."""
+    notice = breached["agent@acme.test"]
+    colleague = grant(UserFactory(email="second@acme.test"), world.desk, Role.AGENT)
+    received = receive(
+        answer_to(notice, sender=colleague.email, headers={}, to="it@acme.test"),
+        mailbox=Mailbox.objects.get(),
+    )
     assert received.ticket != assigned
     assert not Comment.objects.filter(ticket=assigned).exists()
-    assert not OutboundMessage.objects.filter(ticket=assigned, kind="reply").exists()
+
+
+def test_an_agents_out_of_office_answering_a_notice_is_an_automatic_note(
+    world, assigned, breached, sink
+):
+    notice = breached["agent@acme.test"]
+    received = receive(
+        answer_to(
+            notice,
+            sender="Alex Agent <agent@acme.test>",
+            subject=f"Automatic reply: {notice.subject}",
+            headers={"In-Reply-To": f"<{notice.message_id}>", "Auto-Submitted": "auto-generated"},
+            body="I am away until Monday.",
+        ),
+        mailbox=Mailbox.objects.get(),
+    )
+    note = Comment.objects.get(pk=received.comment_id)
+    assert received.ticket == assigned
+    assert (note.author, note.public) == (None, False)
+    assert note.author_label == "Automatic reply from Alex Agent <agent@acme.test>"
 
 
 def test_a_desk_template_words_the_notice(world, assigned, clock, sink, api):

@@ -445,6 +445,117 @@ def test_a_delivery_status_report_names_the_address_that_failed():
     assert [a.content_type for a in message.attachments] == ["text/rfc822-headers"]
 
 
+def test_a_french_outlook_out_of_office_is_an_automatic_reply():
+    """Exchange marks its out-of-office "auto-generated", in a reply to the mail it answers."""
+    message = parse("outlook_fr_reponse_automatique.eml")
+
+    assert message.subject.startswith("Réponse automatique")
+    assert "[IT-000042]" in message.subject
+    assert message.in_reply_to == ("5d41402abc4b2a76b9719d911017c592.it-000042@example.com",)
+    assert message.auto_reply == "Auto-Submitted: auto-generated"
+    assert message.auto_reply_certain
+    assert message.is_auto
+    assert message.text.startswith("Bonjour,\n\nJe suis absente du bureau jusqu'au lundi 31 mars")
+
+
+def test_a_gmail_vacation_responder_is_an_automatic_reply():
+    message = parse("gmail_vacation_responder.eml")
+
+    assert message.sender.email == "rita.vance@gmail.com"
+    assert message.subject == "Out of office"
+    assert message.in_reply_to == ("a3f9c2e17b5d4e08.it-000042@example.com",)
+    assert message.auto_reply == "Auto-Submitted: auto-replied"
+    assert message.auto_reply_certain
+    assert "on vacation until April 7th" in message.text
+
+
+def test_auto_submitted_auto_replied_is_an_automatic_reply_even_unthreaded():
+    message = parse("auto_submitted_auto_replied.eml")
+
+    assert message.in_reply_to == message.references == ()
+    assert message.auto_reply == "Auto-Submitted: auto-replied"
+    assert message.auto_reply_certain
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x_auto_response_suppress.eml", "precedence_bulk.eml", "list_id.eml", "plain_ascii.eml"],
+)
+def test_automatic_mail_that_answers_nothing_is_no_automatic_reply(name):
+    """A quota warning, a newsletter, a list: automatic, but not answering anyone."""
+    assert parse(name).auto_reply == ""
+
+
+@pytest.mark.parametrize("name", ["mailer_daemon_sender.eml", "bounce_rfc3464.eml"])
+def test_a_bounce_is_no_automatic_reply(name):
+    """Bounces keep their own handling, though a delivery report says ``auto-replied``."""
+    message = parse(name)
+
+    assert message.auto_reply == ""
+    assert message.is_auto
+
+
+def _headers_message(headers: dict[str, str], subject: str = "Printer") -> bytes:
+    lines = [
+        "From: Rita Vance <rita@example.com>",
+        "To: support@example.com",
+        f"Subject: {subject}",
+        "Message-ID: <m1@example.com>",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        "",
+        "I am away.",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "subject", "why", "certain"),
+    [
+        ({"X-Autoreply": "yes"}, "Printer", "X-Autoreply", True),
+        ({"X-Autorespond": "Away"}, "Printer", "X-Autorespond", True),
+        ({"Precedence": "auto_reply"}, "Printer", "Precedence: auto_reply", True),
+        (
+            {"In-Reply-To": "<ours@example.com>", "Auto-Submitted": "auto-generated"},
+            "Re: Printer",
+            "Auto-Submitted: auto-generated",
+            True,
+        ),
+        (
+            {"References": "<ours@example.com>", "X-Auto-Response-Suppress": "All"},
+            "Printer",
+            "X-Auto-Response-Suppress",
+            True,
+        ),
+        (
+            {"Auto-Submitted": "auto-generated"},
+            "Automatic reply: Printer",
+            "Auto-Submitted: auto-generated",
+            True,
+        ),
+        ({}, "Out of Office AutoReply: Printer", "its subject (Out of Office AutoReply)", False),
+        ({}, "Absent du bureau : Imprimante", "its subject (Absent du bureau)", False),
+        ({}, "Absence", "its subject (Absence)", False),
+        (
+            {"In-Reply-To": "<ours@example.com>"},
+            "Out of office",
+            "its subject (Out of office)",
+            True,
+        ),
+        ({"Auto-Submitted": "auto-generated"}, "Disk full on srv-01", "", False),
+        ({"X-Auto-Response-Suppress": "All"}, "Quota", "", False),
+        ({"In-Reply-To": "<ours@example.com>", "Auto-Submitted": "no"}, "Re: Printer", "", False),
+        ({}, "Absence of a driver for the printer", "", False),
+        ({}, "Re: Automatic reply: Printer", "", False),
+    ],
+)
+def test_what_reads_as_an_automatic_reply(headers, subject, why, certain):
+    message = parse_message(_headers_message(headers, subject))
+
+    assert (message.auto_reply, message.auto_reply_certain) == (why, certain)
+    if why:  # and no acknowledgement answers it
+        assert message.is_auto
+
+
 def test_every_x_loop_value_is_kept():
     message = parse("x_loop.eml")
 

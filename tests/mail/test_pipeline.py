@@ -183,7 +183,7 @@ def test_a_mailbox_that_refuses_strangers_keeps_their_mail_and_opens_nothing(wor
 @pytest.mark.parametrize(
     "headers",
     [
-        {"Auto-Submitted": "auto-replied"},
+        {"Auto-Submitted": "auto-generated"},  # a monitoring system's alert
         {"Precedence": "bulk"},
         {"X-Auto-Response-Suppress": "All"},
     ],
@@ -251,6 +251,18 @@ def test_an_agent_reply_goes_out_threaded(world, box, django_capture_on_commit_c
     assert "Auto-Submitted" not in sent.extra_headers  # a person's words
 
 
+def test_the_conversation_is_chained_in_the_order_it_happened(world, box):
+    """The requester's message came in before our acknowledgement answered it: an agent's
+    reply answers the acknowledgement and lists both, in that order."""
+    opened = receive(message(message_id="<asked@acme.test>"), mailbox=box).ticket
+    ack = OutboundMessage.objects.get(ticket=opened, kind="acknowledgement")
+    tickets.add_comment(actor=Actor.for_user(world.agent), ticket=opened, body="On my way.")
+
+    reply = OutboundMessage.objects.get(ticket=opened, kind="reply")
+    assert reply.in_reply_to == ack.message_id
+    assert reply.references.split() == ["asked@acme.test", ack.message_id]
+
+
 def test_an_internal_note_sends_nothing(world, box):
     opened = receive(message(), mailbox=box).ticket
     before = OutboundMessage.objects.count()
@@ -284,7 +296,7 @@ def test_a_message_left_half_way_is_processed_once_later(world, box, monkeypatch
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # the process dies in the middle
 
-    monkeypatch.setattr(services, "_sort_out", crash)
+    monkeypatch.setattr(services, "sort_out", crash)
     with pytest.raises(KeyboardInterrupt):
         receive(message(), mailbox=box)
     assert InboundMessage.objects.get().status == "received"
@@ -325,7 +337,7 @@ def test_a_busy_database_leaves_the_message_for_a_later_try(world, box, monkeypa
     def busy(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(services, "_sort_out", busy)
+    monkeypatch.setattr(services, "sort_out", busy)
     with pytest.raises(OperationalError):
         receive(message(), mailbox=box)
     assert InboundMessage.objects.get().status == "received"

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 
+from comptoir.accounts.permissions import is_manager_on
 from comptoir.core.actor import Actor
 from comptoir.core.admin import AuditedAdmin
-from comptoir.mail.imap import CONNECTION_FIELDS, RENEWAL_FIELDS, SECRET_FIELDS
+from comptoir.mail.imap import (
+    CONNECTION_FIELDS,
+    SECRET_FIELDS,
+    configure_imap,
+    imap_settings_problems,
+)
 from comptoir.mail.models import (
     BouncingAddress,
     InboundMessage,
@@ -13,6 +22,7 @@ from comptoir.mail.models import (
     MailTemplate,
     OutboundMessage,
 )
+from comptoir.mail.services import MAILBOX_FIELDS, create_mailbox, update_mailbox
 from comptoir.mail.templates import TemplateRefused, check_template
 
 
@@ -23,7 +33,10 @@ def _secret(label: str) -> forms.CharField:
 
 
 class MailboxForm(forms.ModelForm):
-    """Credentials are typed, never shown back: an empty field keeps the stored value."""
+    """A mailbox as the admin edits it. What it does is the services' (``create_mailbox``,
+    ``update_mailbox``, ``imap.configure_imap``, called by ``MailboxAdmin.save_model``); the
+    form shows their refusals on the fields. Credentials are typed, never shown back: an empty
+    field keeps the stored value."""
 
     imap_password = forms.CharField(
         required=False,
@@ -34,6 +47,9 @@ class MailboxForm(forms.ModelForm):
     imap_oauth_token = _secret("IMAP OAuth2 access token")
     oauth_client_secret = _secret("OAuth2 client secret")
     oauth_refresh_token = _secret("OAuth2 refresh token")
+
+    #: Who is editing (set by ``MailboxAdmin.get_form``).
+    actor: Actor | None = None
 
     class Meta:
         model = Mailbox
@@ -49,21 +65,32 @@ class MailboxForm(forms.ModelForm):
     def clean(self):
         data = super().clean() or {}
         box = self.instance  # still as stored: the form's values reach it after clean()
-        if data.get("imap_oauth_token"):
-            box.oauth_token_expires_at = None  # typed by hand: used until the server refuses it
         for secret in SECRET_FIELDS:
             if not data.get(secret) and box.pk:
-                data[secret] = getattr(box, secret)
-        # Other OAuth2 settings make the stored access token worthless: the next poll renews it.
-        renewal_changed = any(n in data and data[n] != getattr(box, n) for n in RENEWAL_FIELDS)
-        if box.pk and renewal_changed and data.get("imap_oauth_token") == box.imap_oauth_token:
-            data["imap_oauth_token"] = ""
-            box.oauth_token_expires_at = None
+                data[secret] = getattr(box, secret)  # left empty: kept
+        desk = data.get("desk") or (box.desk if box.desk_id else None)
+        if self.actor is not None and desk is not None and not is_manager_on(self.actor, desk):
+            self.add_error(None, "Only the desk's managers connect mailboxes.")
+        for field, message in imap_settings_problems(box, self.connection_values()).items():
+            self.add_error(field if field in self.fields else None, message)
         return data
+
+    def connection_values(self) -> dict[str, Any]:
+        """What ``configure_imap`` is given: the settings changed in the form (a secret left
+        empty is the stored one), so that its rules apply as through the API (a port left as
+        it was follows a change of security)."""
+        return {
+            name: self.cleaned_data[name]
+            for name in CONNECTION_FIELDS
+            if name in self.cleaned_data and name in self.changed_data
+        }
 
 
 @admin.register(Mailbox)
 class MailboxAdmin(AuditedAdmin):
+    """Saving goes through the services, which check, apply the rules and audit; a deletion is
+    audited by ``AuditedAdmin``."""
+
     form = MailboxForm
     list_display = (
         "address",
@@ -78,6 +105,36 @@ class MailboxAdmin(AuditedAdmin):
     search_fields = ("address", "name")
     readonly_fields = ("oauth_token_expires_at", "last_received_at", "last_polled_at", "last_error")
     actions = ["test_connection"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A mailbox keeps its desk and address (as through the API): connect another instead.
+        fixed = ("desk", "address") if obj is not None else ()
+        return (*fixed, *super().get_readonly_fields(request, obj))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": Actor.for_user(request.user)})
+
+    def save_model(self, request, obj, form, change):
+        actor = Actor.for_user(request.user)
+        own = {
+            name: form.cleaned_data[name] for name in MAILBOX_FIELDS if name in form.changed_data
+        }
+        with transaction.atomic():
+            if change:
+                box = Mailbox.objects.get(pk=obj.pk)
+                if own:
+                    box = update_mailbox(actor=actor, mailbox=box, **own)
+            else:
+                box = create_mailbox(
+                    actor=actor,
+                    desk=form.cleaned_data["desk"],
+                    address=form.cleaned_data["address"],
+                    **own,
+                )
+            box = configure_imap(actor=actor, mailbox=box, **form.connection_values())
+        obj.pk = box.pk
+        obj.refresh_from_db()
 
     @admin.action(description="Test the IMAP connection (takes no message)")
     def test_connection(self, request, queryset):
@@ -97,9 +154,19 @@ class MailboxAdmin(AuditedAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):
-    """Received mail, the failed ones first to look at; their raw bytes stay in the spool."""
+    """Received mail, the failed and ignored ones to look at, with why; their raw bytes stay
+    in the spool."""
 
-    list_display = ("id", "received_at", "mailbox", "sender", "subject", "status", "ticket")
+    list_display = (
+        "id",
+        "received_at",
+        "mailbox",
+        "sender",
+        "subject",
+        "status",
+        "reason",
+        "ticket",
+    )
     list_filter = ("status", "mailbox", "source")
     search_fields = ("sender", "subject", "message_id", "key")
     readonly_fields = [f.name for f in InboundMessage._meta.fields]

@@ -47,12 +47,21 @@ def _message(row: OutboundMessage) -> EmailMessage:
     )
 
 
-def deliver(ids: list[int] | None = None, *, now: datetime | None = None, batch: int = 100) -> int:
-    """Send the given rows, or every row that is due; returns how many were sent."""
+def deliver(
+    ids: list[int] | None = None,
+    *,
+    keys: list[str] | None = None,
+    now: datetime | None = None,
+    batch: int = 100,
+) -> int:
+    """Send the given rows (by id or by key), or every row that is due; returns how many were
+    sent."""
     now = now or timezone.now()
     due = OutboundMessage.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=now)
     if ids is not None:
         due = due.filter(pk__in=ids)
+    if keys is not None:
+        due = due.filter(key__in=keys)
     sent = 0
     backend = get_connection()
     for row_id in list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:batch]):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -148,16 +149,6 @@ class Mailbox(models.Model):
                     }
         super().save(*args, **kwargs)
 
-    def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from comptoir.mail.imap import connection_problems
-
-        super().clean()
-        problems = connection_problems(self)
-        if problems:
-            raise ValidationError(problems)
-
 
 class InboundStatus(models.TextChoices):
     RECEIVED = "received", _("Received, not processed yet")
@@ -195,7 +186,8 @@ class InboundMessage(models.Model):
         "tickets.Comment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     attempts = models.PositiveSmallIntegerField(default=0)
-    received_at = models.DateTimeField(auto_now_add=True)
+    # When it came in, not when its row was written (after it was sorted out).
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -9,7 +9,9 @@ or the built-in texts, in the recipient's language (``comptoir.mail.templates``)
 
 Notices to agents (``queue_notice``) come from the desk's address too, name the ticket in their
 subject and link to it, but stay out of the ticket's conversation: they are not threaded with
-it and carry no reply address, so that an agent's answer to one never reaches the requester.
+it, and their reply address is a notice's (``desk+IT-000042-notice@…``). An answer to one is
+recognised as such (``matching``) and kept as an internal note of its author when that is the
+desk's staff, so that it never reaches the requester.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from django.utils import timezone
 
 from comptoir.core.memo import RowCache
 from comptoir.mail import spool
+from comptoir.mail.matching import NOTICE_SUFFIX
 from comptoir.mail.models import (
     BouncingAddress,
     InboundMessage,
@@ -36,6 +39,7 @@ from comptoir.mail.models import (
     OutboundMessage,
 )
 from comptoir.mail.parsing import MessageTooLarge, UnreadableMessage, parse_message
+from comptoir.mail.sql import insert
 from comptoir.mail.templates import LOCALES, desk_templates, one_line, render_mail, ticket_link
 from comptoir.notifications.models import Notification
 from comptoir.notifications.services import mark_delivered
@@ -74,10 +78,12 @@ def _desk_address(ticket: Ticket) -> str:
     return address or ticket.desk.email or settings.DEFAULT_FROM_EMAIL
 
 
-def reply_address(address: str, ref: str) -> str:
-    """``support@example.com`` → ``support+IT-000042@example.com``."""
+def reply_address(address: str, ref: str, *, notice: bool = False) -> str:
+    """``support@example.com`` → ``support+IT-000042@example.com`` (a notice's:
+    ``support+IT-000042-notice@example.com``)."""
     local, _, domain = address.partition("@")
-    return f"{local.split('+', 1)[0]}+{ref}@{domain}" if domain else address
+    tag = f"{ref}{NOTICE_SUFFIX}" if notice else ref
+    return f"{local.split('+', 1)[0]}+{tag}@{domain}" if domain else address
 
 
 def our_addresses() -> set[str]:
@@ -98,9 +104,15 @@ def new_message_id(ref: str, address: str) -> str:
 
 
 def thread_of(ticket: Ticket) -> tuple[str, list[str]]:
-    """(In-Reply-To, References) for the next mail about ``ticket``: its conversation so far."""
-    received = InboundMessage.objects.filter(ticket=ticket).exclude(message_id="")
-    sent = OutboundMessage.objects.filter(ticket=ticket)
+    """(In-Reply-To, References) for the next mail about ``ticket``: its conversation so far
+    with the requester's side (not the notices to agents, nor the mail kept as internal
+    notes)."""
+    received = (
+        InboundMessage.objects.filter(ticket=ticket)
+        .exclude(message_id="")
+        .exclude(comment__public=False)
+    )
+    sent = OutboundMessage.objects.filter(ticket=ticket).exclude(kind=MailKind.NOTIFICATION)
     ids = sorted(
         [
             *received.values_list("received_at", "message_id"),
@@ -186,6 +198,7 @@ def queue_mail(
     thread: tuple[str, list[str]] | None = None,
     ours: set[str] | None = None,
     answers_a_person: bool = False,
+    bouncing: set[str] | None = None,
 ) -> list[OutboundMessage]:
     """Write one outbox row per recipient (a user), in the current transaction.
 
@@ -194,15 +207,18 @@ def queue_mail(
     the mail follows the ticket's conversation. Bouncing addresses and our own are skipped, and
     automatic mail skips a recipient whose latest mail on the ticket was automatic, unless
     ``answers_a_person``: the mail answers the recipient's own message, known to be a person's.
+    ``bouncing``: the recipients' addresses known to bounce, when the caller knows (the intake
+    has just cleared the sender's mark); read otherwise.
     """
     recipients = list(recipients)
     sender = desk_address(ticket)
     ours = our_addresses() if ours is None else ours
-    bouncing = set(
-        BouncingAddress.objects.filter(
-            email__in=[(getattr(r, "email", "") or "").lower() for r in recipients]
-        ).values_list("email", flat=True)
-    )
+    if bouncing is None:
+        bouncing = set(
+            BouncingAddress.objects.filter(
+                email__in=[(getattr(r, "email", "") or "").lower() for r in recipients]
+            ).values_list("email", flat=True)
+        )
     in_reply_to, references = thread if thread and thread[0] else thread_of(ticket)
     references = [r for r in references if r][-20:]
     own = desk_templates(ticket.desk_id, kind)
@@ -238,16 +254,12 @@ def _write(rows: list[OutboundMessage]) -> list[OutboundMessage]:
     """Insert the rows (a key written before is left as it was) and send them after commit."""
     if not rows:
         return []
-    made = OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    insert(rows, ignore_conflicts=True)  # written out: one statement, compiled once (mail.sql)
     from comptoir.mail.tasks import deliver_mail
 
-    keys = [r.key for r in made]
-    transaction.on_commit(
-        lambda: deliver_mail(
-            list(OutboundMessage.objects.filter(key__in=keys).values_list("pk", flat=True))
-        )
-    )
-    return made
+    keys = [r.key for r in rows]  # the ids are not read back: the worker finds them by key
+    transaction.on_commit(lambda: deliver_mail(keys=keys))
+    return rows
 
 
 def queue_notice(notification_id: int) -> OutboundMessage | None:
@@ -285,11 +297,13 @@ def queue_notice(notification_id: int) -> OutboundMessage | None:
         subject = one_line(subject)
         sender, desk_name, ref = settings.DEFAULT_FROM_EMAIL, "Comptoir", "notice"
     row = OutboundMessage(
-        ticket=None,  # out of the ticket's conversation: see the module's docstring
+        # Out of the ticket's conversation (``thread_of`` leaves notices out), but known as the
+        # ticket's, so that an agent's answer finds it (``matching``).
+        ticket=ticket,
         kind=MailKind.NOTIFICATION,
         key=f"notice:{notice.pk}",
         from_address=formataddr((one_line(desk_name, 80), sender)),
-        reply_to="",
+        reply_to=reply_address(sender, ref, notice=True) if ticket is not None else "",
         to=[email],
         subject=subject,
         body=body,

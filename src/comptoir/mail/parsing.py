@@ -371,6 +371,11 @@ class ParsedMessage:
     list_id: str
     is_auto: bool
     bounce: Bounce | None
+    #: Why the message reads as an automatic answer (an out-of-office, a vacation responder),
+    #: "" when it does not; ``auto_reply_certain``: whether its headers say so, not only its
+    #: subject (see ``_automatic_answer``).
+    auto_reply: str
+    auto_reply_certain: bool
     size: int
     defects: tuple[str, ...]
 
@@ -1328,6 +1333,60 @@ def _looks_automatic(
     return bounce is not None
 
 
+#: Subjects automatic answers are given: Outlook's and Exchange's in English and French
+#: ("Automatic reply: …", "Réponse automatique : …", the older "Out of Office AutoReply: …" and
+#: "Absent du bureau : …"), and the usual texts people give their vacation responder.
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(?:out\s+of\s+(?:the\s+)?office(?:\s+auto-?reply)?|automatic\s+reply|auto[-\s]?reply"
+    r"|absence|absent\s+du\s+bureau|réponse\s+automatique|abwesenheitsnotiz"
+    r"|automatische\s+antwort)\s*(?::|$)",
+    re.IGNORECASE,
+)
+
+
+def _automatic_answer(
+    headers: _Headers,
+    *,
+    auto_submitted: str,
+    precedence: str,
+    suppress: str,
+    answers: bool,
+    subject: str,
+    sender: Address,
+    bounce: Bounce | None,
+) -> tuple[str, bool]:
+    """(why the message reads as an automatic answer, whether its headers say so).
+
+    An automatic answer is a robot writing back to a message: an out-of-office, a vacation
+    responder. Its headers say so (``Auto-Submitted: auto-replied``, ``X-Autoreply``,
+    ``X-Autorespond``, ``Precedence: auto_reply``), or mark a reply as automatic
+    (``Auto-Submitted`` other than ``no``, or ``X-Auto-Response-Suppress``, in a message that
+    answers another one or whose subject is an automatic answer's: Exchange's out-of-office is
+    ``auto-generated``). A subject alone ("Out of office: …", "Réponse automatique : …") is a
+    weaker sign: a person may title a mail "Absence". A bounce is not an answer: delivery
+    reports and mail from a mailer-daemon or postmaster keep their own handling.
+    """
+    if bounce is not None or sender.email.split("@", 1)[0] in ("mailer-daemon", "postmaster"):
+        return "", False
+    kind = _first_param(auto_submitted)
+    if kind == "auto-replied":
+        return "Auto-Submitted: auto-replied", True
+    for name, shown in (("x-autoreply", "X-Autoreply"), ("x-autorespond", "X-Autorespond")):
+        if any(value.strip() for value in headers.raw_all(name)):
+            return shown, True
+    if _first_param(precedence) in ("auto_reply", "auto-reply"):
+        return f"Precedence: {_first_param(precedence)}", True
+    titled = _AUTO_REPLY_SUBJECT.match(subject)
+    if answers or titled:
+        if kind and kind != "no":
+            return f"Auto-Submitted: {kind}", True
+        if suppress.strip():
+            return "X-Auto-Response-Suppress", True
+    if titled:
+        return f"its subject ({titled.group(0).strip().rstrip(':').strip()})", answers
+    return "", False
+
+
 # --------------------------------------------------------------------------------------------
 # The entry point
 
@@ -1410,11 +1469,25 @@ def _parse_message(raw: bytes, max_bytes: int) -> ParsedMessage:
     message_ids = headers.message_ids("message-id")
     auto_submitted = headers.text("auto-submitted").lower()
     precedence = headers.text("precedence").lower()
+    suppress = headers.text("x-auto-response-suppress")
+    in_reply_to = headers.message_ids("in-reply-to")
+    references = headers.message_ids("references")
+    subject = headers.text("subject")
+    auto_reply, auto_reply_certain = _automatic_answer(
+        headers,
+        auto_submitted=auto_submitted,
+        precedence=precedence,
+        suppress=suppress,
+        answers=bool(in_reply_to or references),
+        subject=subject,
+        sender=sender,
+        bounce=found.bounce,
+    )
     return ParsedMessage(
         message_id=message_ids[0] if message_ids else "",
-        in_reply_to=headers.message_ids("in-reply-to"),
-        references=headers.message_ids("references"),
-        subject=headers.text("subject"),
+        in_reply_to=in_reply_to,
+        references=references,
+        subject=subject,
         sender=sender,
         reply_to=headers.addresses("reply-to"),
         to=headers.addresses("to"),
@@ -1427,10 +1500,11 @@ def _parse_message(raw: bytes, max_bytes: int) -> ParsedMessage:
         attachments=attachments,
         auto_submitted=auto_submitted,
         precedence=precedence,
-        auto_response_suppress=headers.text("x-auto-response-suppress"),
+        auto_response_suppress=suppress,
         x_loop=headers.texts("x-loop"),
         list_id=headers.text("list-id"),
-        is_auto=_looks_automatic(
+        is_auto=bool(auto_reply)
+        or _looks_automatic(
             headers,
             auto_submitted=auto_submitted,
             precedence=precedence,
@@ -1438,6 +1512,8 @@ def _parse_message(raw: bytes, max_bytes: int) -> ParsedMessage:
             bounce=found.bounce,
         ),
         bounce=found.bounce,
+        auto_reply=auto_reply,
+        auto_reply_certain=auto_reply_certain,
         size=len(raw),
         defects=notes.all(),
     )

@@ -13,11 +13,13 @@ logger = logging.getLogger(__name__)
 
 
 @db_task(retries=2, retry_delay=10)
-def deliver_mail(ids: list[int]) -> None:
-    """Send these outbox rows now (queued when they are committed)."""
+def deliver_mail(ids: list[int] | None = None, *, keys: list[str] | None = None) -> None:
+    """Send these outbox rows now (queued when they are committed), named by their ids or by
+    their keys (the writer need not read the ids back)."""
     from comptoir.mail.delivery import deliver
 
-    deliver(ids)
+    if ids is not None or keys is not None:  # neither: nothing named, nothing sent
+        deliver(ids, keys=keys)
 
 
 @db_periodic_task(crontab(minute="*"))

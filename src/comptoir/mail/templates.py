@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -42,7 +43,7 @@ from django.template.base import (
     VariableNode,
 )
 from django.template.engine import Engine
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 
 from comptoir.accounts.permissions import is_manager_on
@@ -109,11 +110,23 @@ def one_line(text: str, limit: int = 250) -> str:
 def ticket_link(ref: str, *, staff: bool = False) -> str:
     """Where a person opens the ticket, after ``COMPTOIR_BASE_URL``: its page in the agents'
     workspace (``staff``) or the requesters' portal, or its API address without those pages."""
+    before, after = _ticket_path(staff, get_urlconf(), get_script_prefix())
+    return f"{settings.COMPTOIR_BASE_URL}{before}{quote(ref, safe='')}{after}"
+
+
+_SAMPLE_REF = "REF-000000"
+
+
+@lru_cache(maxsize=16)
+def _ticket_path(staff: bool, urlconf: str | None, prefix: str) -> tuple[str, str]:
+    """A ticket page's path around its reference (resolving a URL name costs more than the
+    rest of a mail's composition: done once per process)."""
     try:
-        path = reverse("workspace:ticket" if staff else "portal:ticket", args=[ref])
+        path = reverse("workspace:ticket" if staff else "portal:ticket", args=[_SAMPLE_REF])
     except NoReverseMatch:
-        path = f"/api/v1/tickets/{ref}"
-    return f"{settings.COMPTOIR_BASE_URL}{path}"
+        path = f"/api/v1/tickets/{_SAMPLE_REF}"
+    before, _, after = path.partition(_SAMPLE_REF)
+    return before, after
 
 
 def variables_of(kind: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import IO
 
 from django.conf import settings
 from django.core.files.base import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from comptoir.accounts.permissions import is_staff_on
@@ -26,6 +26,7 @@ from comptoir.tickets.models import (
     Comment,
     EventKind,
     Ticket,
+    TicketEvent,
 )
 from comptoir.tickets.services._common import (
     MAX_BODY,
@@ -141,15 +142,7 @@ def _hash_and_sniff(stream: IO[bytes], limit: int) -> tuple[str, int, str]:
     return digest.hexdigest(), size, sniff_content_type(head)
 
 
-@transaction.atomic
-def add_attachment(
-    *,
-    actor: Actor,
-    ticket: Ticket,
-    upload: Upload,
-    public: bool = True,
-    comment: Comment | None = None,
-) -> Attachment:
+def _check_attach(actor: Actor, ticket: Ticket, *, public: bool) -> None:
     if not perms.can_attach(actor, ticket, public=public):
         raise PermissionDenied(
             "Only the desk's staff attach internal files."
@@ -162,6 +155,13 @@ def add_attachment(
             "A closed ticket takes no new files.",
             {"status": ticket.status},
         )
+
+
+def _stored(
+    actor: Actor, ticket: Ticket, upload: Upload, *, public: bool, comment: Comment | None
+) -> Attachment:
+    """The file checked (size, bytes) and stored; its row built, not saved. Its bytes are in
+    storage: a caller that fails to save the row removes them."""
     limit = settings.COMPTOIR_MAX_ATTACHMENT_SIZE
     if upload.size is not None and upload.size > limit:
         raise DomainError(
@@ -189,18 +189,44 @@ def add_attachment(
         public=public,
     )
     attachment.file.save(attachment.storage_key, File(upload.stream), save=False)
+    return attachment
+
+
+def _added(attachment: Attachment) -> dict[str, object]:
+    """What the timeline says of a file added."""
+    return {
+        "attachment": attachment.pk,
+        "filename": attachment.filename,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+    }
+
+
+def _unstore(attachments: list[Attachment]) -> None:
+    """Take back the bytes of files whose rows were not kept."""
+    for attachment in attachments:
+        if attachment.file.name:
+            attachment.file.storage.delete(attachment.file.name)
+
+
+@transaction.atomic
+def add_attachment(
+    *,
+    actor: Actor,
+    ticket: Ticket,
+    upload: Upload,
+    public: bool = True,
+    comment: Comment | None = None,
+) -> Attachment:
+    _check_attach(actor, ticket, public=public)
+    attachment = _stored(actor, ticket, upload, public=public, comment=comment)
     try:
         attachment.save()
         _record(
             ticket,
             actor,
             EventKind.ATTACHMENT_ADDED,
-            after={
-                "attachment": attachment.pk,
-                "filename": attachment.filename,
-                "size": size,
-                "content_type": sniffed,
-            },
+            after=_added(attachment),
             public=public,
             comment=comment,
         )
@@ -208,8 +234,7 @@ def add_attachment(
         ticket.save(update_fields=["updated_at"])
     except Exception:
         # The bytes reached storage before the row: take them back so nothing is left behind.
-        if attachment.file.name:
-            attachment.file.storage.delete(attachment.file.name)
+        _unstore([attachment])
         raise
     return attachment
 
@@ -225,20 +250,41 @@ def add_attachments(
 ) -> list[Attachment]:
     """Several files at once (an upload form, a mail): all of them are kept, or none.
 
-    When one is refused, the rows roll back with the transaction and the bytes already stored
-    for the others are removed here, so nothing waits for ``prune_orphan_files``.
+    Each file is checked and stored, then the rows are written together: one INSERT for the
+    files, one for their timeline events and one UPDATE of the ticket, however many files there
+    are. When one is refused, nothing is written and the bytes already stored for the others
+    are removed here, so nothing waits for ``prune_orphan_files``.
     """
+    if not uploads:
+        return []
+    _check_attach(actor, ticket, public=public)
     created: list[Attachment] = []
     try:
         for upload in uploads:
-            created.append(
-                add_attachment(
-                    actor=actor, ticket=ticket, upload=upload, public=public, comment=comment
-                )
+            created.append(_stored(actor, ticket, upload, public=public, comment=comment))
+        if connection.features.can_return_rows_from_bulk_insert:
+            Attachment.objects.bulk_create(created)
+        else:  # the events need the files' ids
+            for attachment in created:
+                attachment.save()
+        now = timezone.now()
+        who = actor.audit_fields()
+        TicketEvent.objects.bulk_create(
+            TicketEvent(
+                ticket=ticket,
+                kind=EventKind.ATTACHMENT_ADDED,
+                before={},
+                after=_added(attachment),
+                public=public,
+                comment=comment,
+                created_at=now,
+                **who,
             )
+            for attachment in created
+        )
+        ticket.updated_at = now
+        ticket.save(update_fields=["updated_at"])
     except Exception:
-        for attachment in created:
-            if attachment.file.name:
-                attachment.file.storage.delete(attachment.file.name)
+        _unstore(created)
         raise
     return created
