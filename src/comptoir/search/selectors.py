@@ -2,17 +2,17 @@
 
 Each kind is searched in two steps:
 
-1. **Candidates**: the full-text match, narrowed by the copies of the visibility columns kept on
-   the document row (desk, requester, organisation, watchers; an article's status and
-   visibility), ranked, bounded to ``CANDIDATES`` rows. This is the only query that touches the
-   full-text index, and it never joins the tickets table: the engine drives from its index and
-   the planner has nothing to mix.
+1. **Candidates**: the full-text match narrowed to what the searcher may see without leaving
+   the search tables (``Scope``: visibility tokens matched with the words, or the copies of the
+   visibility columns on the document row), the newest ``RANKED`` matches ranked, the best
+   ``CANDIDATES`` kept. This is the only query that touches the full-text index, and it never
+   joins the tickets table: the engine drives from its index and the planner has nothing to mix.
 2. **Records**: the usual selector (``tickets_visible_to`` through ``filter_tickets``,
    ``articles_visible_to``) applied to those ids with the list filters. It is the authority on
-   who sees what; the copies in step 1 only keep the candidates relevant.
+   who sees what; step 1 only keeps the candidates relevant.
 
-Staff notes are words of the ticket's desk staff: a ticket found on a desk where the searcher
-is not staff must match without them, which a second, tiny match over those few ids confirms.
+Staff notes are words for the ticket's desk staff only: tickets are searched in two scopes,
+the searcher's staff desks (notes included) and their own tickets (public text only).
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class Results:
     tickets: list[TicketHit] = field(default_factory=list)
     articles: list[ArticleHit] = field(default_factory=list)
     people: list[PersonHit] = field(default_factory=list)
-    #: Per kind: how many matched (at most ``CANDIDATES``) and whether the bound was reached.
+    #: Per kind: how many matched (at most ``CANDIDATES``), and whether more matched than were
+    #: ranked (``RANKED``): a more precise query would find the rest.
     totals: dict[str, int] = field(default_factory=dict)
     bounded: dict[str, bool] = field(default_factory=dict)
 
@@ -233,7 +234,8 @@ def _tickets(
         for pk in shown
         if pk in records
     ]
-    results.totals["ticket"] = len(ordered) if _filtering(filters) else len(exact) + len(ranked)
+    found = len(ordered) if _filtering(filters) else len({*ordered, *(pk for pk, _ in ranked)})
+    results.totals["ticket"] = found
     results.bounded["ticket"] = bounded
     page = hits
     _mark(
