@@ -6,7 +6,6 @@ articles only; anything else is "not found".
 
 from __future__ import annotations
 
-import difflib
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -392,10 +391,6 @@ class DiffQuery(Schema):
     new: int | None = Field(None, description="The later version's number; the latest if left out.")
 
 
-def _lines(title: str, body: str) -> list[str]:
-    return [f"# {title}", "", *body.splitlines()]
-
-
 @router.get(
     "/articles/{article_id}/variants/{language}/diff",
     response={200: DiffOut, **ERRORS},
@@ -407,18 +402,11 @@ def diff_versions(request: HttpRequest, article_id: int, language: str, query: Q
     new_number = query.new if query.new is not None else variant.version
     old = selectors.get_version(variant, query.old)
     new = selectors.get_version(variant, new_number)
-    lines = difflib.unified_diff(
-        _lines(old.title, old.body),
-        _lines(new.title, new.body),
-        fromfile=f"version {old.number}",
-        tofile=f"version {new.number}",
-        lineterm="",
-    )
     return {
         "language": variant.language,
         "old": old.number,
         "new": new.number,
-        "lines": list(lines),
+        "lines": selectors.version_diff(old, new),
     }
 
 

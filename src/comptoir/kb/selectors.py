@@ -7,6 +7,7 @@ organisation the person belongs to; internal articles never.
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -190,6 +191,25 @@ def get_version(variant: ArticleVariant, number: int) -> ArticleVersion:
     if version is None:
         raise NotFound("version", {"number": number})
     return version
+
+
+def version_diff(
+    old: ArticleVersion, new: ArticleVersion, names: tuple[str, str] | None = None
+) -> list[str]:
+    """A unified diff of two versions, the title as the first line then the body, as lines.
+
+    ``names``: the two versions' labels in the diff's header (``version N`` by default).
+    """
+    labels = names or (f"version {old.number}", f"version {new.number}")
+
+    def lines(version: ArticleVersion) -> list[str]:
+        return [f"# {version.title}", "", *version.body.splitlines()]
+
+    return list(
+        difflib.unified_diff(
+            lines(old), lines(new), fromfile=labels[0], tofile=labels[1], lineterm=""
+        )
+    )
 
 
 def attachments_of(article: Article) -> QuerySet[ArticleAttachment]:

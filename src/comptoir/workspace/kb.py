@@ -11,7 +11,6 @@ the page back with the reason in words and what was typed kept.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,7 +37,7 @@ from comptoir.desks.models import Category, Desk
 from comptoir.kb import permissions as kb_perms
 from comptoir.kb import selectors as kb_selectors
 from comptoir.kb import services as kb_services
-from comptoir.kb.models import Article, ArticleStatus, ArticleVariant, Visibility
+from comptoir.kb.models import Article, ArticleStatus, ArticleVariant, ArticleVersion, Visibility
 from comptoir.portal.shared import actor_for, error_text
 from comptoir.tickets.selectors import tickets_visible_to
 from comptoir.tickets.services import Upload
@@ -524,21 +523,10 @@ class DiffLine:
     text: str
 
 
-def diff_lines(old_title: str, old_body: str, new_title: str, new_body: str, names=("", "")):
-    """A unified diff of two versions (the title as the first line, then the body), each line
-    with its kind for the page to mark it."""
-
-    def lines(title: str, body: str) -> list[str]:
-        return [f"# {title}", "", *body.splitlines()]
-
+def diff_lines(old: ArticleVersion, new: ArticleVersion, names: tuple[str, str]) -> list[DiffLine]:
+    """The knowledge base's diff of two versions, each line with its kind for the page to mark."""
     found = []
-    for line in difflib.unified_diff(
-        lines(old_title, old_body),
-        lines(new_title, new_body),
-        fromfile=names[0],
-        tofile=names[1],
-        lineterm="",
-    ):
+    for line in kb_selectors.version_diff(old, new, names):
         if line.startswith(("---", "+++")):
             kind = "file"
         elif line.startswith("@@"):
@@ -585,10 +573,8 @@ def history(request: HttpRequest, article_id: int) -> HttpResponse:
         else:
             compared = (old, new)
             lines = diff_lines(
-                old.title,
-                old.body,
-                new.title,
-                new.body,
+                old,
+                new,
                 names=(
                     _("version %(number)s") % {"number": old.number},
                     _("version %(number)s") % {"number": new.number},
