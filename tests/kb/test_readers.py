@@ -216,6 +216,19 @@ def test_a_ticket_opened_by_any_door_cancels_the_suggestion(world, library):
     assert Deflection.objects.get().ticket == ticket
 
 
+def test_a_ticket_where_no_suggestion_is_open_writes_nothing(world, library):
+    suggest(world, library.public, world.requester, minutes_ago=45)  # outside the window
+    with TestCase.captureOnCommitCallbacks() as after_commit:
+        make_ticket(desk=world.desk, requester=world.requester, title="Printer jam")
+    with CaptureQueriesContext(connection) as statements:
+        for callback in after_commit:
+            callback()
+    deflection_sql = [q["sql"] for q in statements if "kb_deflection" in q["sql"]]
+    assert len(deflection_sql) == 1
+    assert deflection_sql[0].lstrip().upper().startswith("SELECT")
+    assert Deflection.objects.get().ticket is None
+
+
 def test_no_one_cancels_someone_else_s_suggestions(world, library):
     suggest(world, library.public, world.requester, minutes_ago=2)
     ticket = make_ticket(desk=world.desk, requester=world.requester)

@@ -180,6 +180,24 @@ def test_a_mailbox_that_refuses_strangers_keeps_their_mail_and_opens_nothing(wor
     ) or b"zoe@elsewhere.test" in spool.read(result.spool_path)
 
 
+def test_a_deactivated_account_s_mail_is_kept_and_opens_nothing(world, box):
+    world.colleague.is_active = False
+    world.colleague.save()
+    result = receive(message(sender=world.colleague.email.upper()), mailbox=box)
+    assert result.status == "ignored"
+    assert "deactivated" in InboundMessage.objects.get().reason
+    assert not Ticket.objects.exists()
+    assert not OutboundMessage.objects.exists()  # no acknowledgement either
+
+
+def test_a_deactivated_account_in_cc_does_not_become_a_watcher(world, box):
+    world.colleague.is_active = False
+    world.colleague.save()
+    ticket = receive(message(cc=world.colleague.email), mailbox=box).ticket
+    assert ticket is not None
+    assert not ticket.watchers.exists()
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -137,6 +137,25 @@ def test_rebuild_restores_the_index(world, corpus):
     assert TicketDocument.objects.count() == 4
 
 
+def test_rebuild_in_large_batches_keeps_replies_notes_and_watchers(world):
+    """Batches of 50 tickets and more read the conversation by id range."""
+    agent = Actor.for_user(world.agent)
+    tickets = [
+        make_ticket(desk=world.desk, requester=world.requester, title=f"Laptop {n}")
+        for n in range(60)
+    ]
+    add_comment(actor=agent, ticket=tickets[0], body="Replaced the hinge.")
+    add_comment(actor=agent, ticket=tickets[-1], body="Warranty expired.", public=False)
+    tickets[30].watchers.add(world.colleague)
+    TicketDocument.objects.all().delete()
+    call_command("search", "rebuild", "--quiet", "--only", "tickets", "--batch-size", "100")
+    assert refs(world.agent, "hinge") == [tickets[0].ref]
+    assert refs(world.agent, "warranty") == [tickets[-1].ref]
+    assert TicketDocument.objects.get(ticket_id=tickets[30].pk).scope.endswith(
+        f"w{world.colleague.pk}"
+    )
+
+
 def test_rebuild_drops_documents_of_records_gone(world, corpus):
     corpus["vpn"].delete()
     call_command("search", "rebuild", "--quiet", "--only", "tickets")

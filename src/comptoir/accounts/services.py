@@ -121,9 +121,13 @@ def organisation_for_domain(domain: str) -> Organisation | None:
 
 def contact_for(email: str, name: str = "") -> User:
     """The person writing from ``email``; an unknown address becomes a contact (a requester
-    without a password, in the organisation of their mail domain)."""
+    without a password, in the organisation of their mail domain). A deactivated account is
+    returned as it is: the caller decides what its mail may do.
+
+    Addresses are kept in lower case (``User.save``), so the lookup is an exact match on the
+    unique index, not a case-insensitive scan."""
     email = email.strip().lower()
-    found = User.objects.filter(email__iexact=email).first()
+    found = User.objects.filter(email=email).first()
     if found is not None:
         return found
     organisation = organisation_for_domain(email.rpartition("@")[2])
@@ -133,7 +137,7 @@ def contact_for(email: str, name: str = "") -> User:
         with transaction.atomic():
             contact.save()
     except IntegrityError:  # written meanwhile by another message from the same address
-        return User.objects.get(email__iexact=email)
+        return User.objects.get(email=email)
     return contact
 
 

@@ -23,9 +23,9 @@ from typing import Any
 from django.db import connection
 
 from comptoir.accounts.models import User
+from comptoir.core.sql import column, columns, instance, table
 from comptoir.mail.models import InboundMessage, MailKind, OutboundMessage
 from comptoir.mail.parsing import ParsedMessage
-from comptoir.mail.sql import column, columns, instance, table
 from comptoir.tickets.models import Ticket
 
 REF = r"[A-Z][A-Z0-9]{0,9}-\d{6,}"

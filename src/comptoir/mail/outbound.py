@@ -39,7 +39,7 @@ from comptoir.mail.models import (
     OutboundMessage,
 )
 from comptoir.mail.parsing import MessageTooLarge, UnreadableMessage, parse_message
-from comptoir.mail.sql import insert
+from comptoir.core.sql import insert
 from comptoir.mail.templates import LOCALES, desk_templates, one_line, render_mail, ticket_link
 from comptoir.notifications.models import Notification
 from comptoir.notifications.services import mark_delivered

@@ -15,9 +15,9 @@ from django.db import connection
 from comptoir.accounts.models import Membership, Organisation, User
 from comptoir.accounts.services import contact_for
 from comptoir.core.actor import Actor, Channel
+from comptoir.core.sql import column, columns, instance, table
 from comptoir.mail.models import Mailbox
 from comptoir.mail.parsing import Address, ParsedMessage
-from comptoir.mail.sql import column, columns, instance, table
 
 
 def untagged(address: str) -> str:
@@ -116,6 +116,8 @@ def cc_watchers(
     people: list[User] = []
     for address in copied(parsed, ours):
         person = person_for(address.email, address.name, mailbox, known)
-        if person is not None and person.pk != exclude and person not in people:
+        if person is None or not person.is_active:
+            continue
+        if person.pk != exclude and person not in people:
             people.append(person)
     return people[:20]

@@ -28,6 +28,7 @@ from comptoir.accounts.permissions import is_manager_on
 from comptoir.core.actor import Actor
 from comptoir.core.audit import record_audit, snapshot
 from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
+from comptoir.core.sql import insert, when
 from comptoir.mail import spool
 from comptoir.mail.models import InboundMessage, InboundStatus, Mailbox
 from comptoir.mail.parsing import (
@@ -37,7 +38,7 @@ from comptoir.mail.parsing import (
     parse_message,
 )
 from comptoir.mail.sorting import ReceivedBefore, files_kept, forget_files, sort_out
-from comptoir.mail.sql import insert, intake_statement, when
+from comptoir.mail.sql import intake_statement
 
 __all__ = [
     "MAILBOX_FIELDS",

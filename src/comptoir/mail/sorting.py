@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from comptoir.accounts.models import User
 from comptoir.core.actor import Actor, Channel
 from comptoir.core.errors import DomainError
+from comptoir.core.sql import when
 from comptoir.mail import spool
 from comptoir.mail.matching import find_ticket
 from comptoir.mail.models import BouncingAddress, InboundMessage, InboundStatus, Mailbox
@@ -39,7 +40,7 @@ from comptoir.mail.people import (
     person_for,
     untagged,
 )
-from comptoir.mail.sql import intake_statement, when
+from comptoir.mail.sql import intake_statement
 from comptoir.tickets import permissions as ticket_perms
 from comptoir.tickets import services as tickets
 from comptoir.tickets.lifecycle import StatusCategory
@@ -154,6 +155,10 @@ def sort_out(inbound: InboundMessage, parsed: ParsedMessage) -> Outcome:
                 "no ticket opened.",
             )
         return Outcome(InboundStatus.IGNORED, "Unknown sender, and this mailbox accepts none.")
+    if not person.is_active:
+        return Outcome(
+            InboundStatus.IGNORED, "The sender's account is deactivated: no ticket opened."
+        )
     intake_statement("DELETE FROM {bouncing} WHERE {email} = %s", [sender])  # they read again
     actor = actor_for(person)
     match = find_ticket(parsed, mailbox.desk_id, lock=True)
