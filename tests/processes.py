@@ -1,5 +1,6 @@
 """Real ``comptoir`` processes for the tests that need one (the server, the worker): each runs
-on a data folder of its own, on SQLite, whatever database the suite itself uses."""
+on a data folder of its own, on SQLite, whatever database the suite itself uses; the scale-out
+tests give theirs a PostgreSQL database and a Redis to share (``shared_env``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,22 @@ def comptoir_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     env["COMPTOIR_DATA_DIR"] = str(data_dir)
     return env
+
+
+def shared_env(data_dir: Path, *, database_url: str, redis_url: str, **extra: str) -> dict:
+    """The environment of a child that shares a PostgreSQL database and a Redis with others, as
+    the processes of a scaled-out install do (``extra``: more variables, e.g. the queue name)."""
+    env = comptoir_env(data_dir)
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, **extra)
+    return env
+
+
+def start_with(env: dict, log: Path, *args: str) -> subprocess.Popen:
+    """``comptoir ARGS`` in the background with this environment, its output in ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(COMPTOIR), *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess:

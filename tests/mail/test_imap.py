@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from huey.contrib.djhuey import HUEY
 
+from comptoir.core.locks import sweep_lock
 from comptoir.mail import imap, oauth
 from comptoir.mail.imap import polling
 from comptoir.mail.models import InboundMessage, Mailbox
@@ -520,7 +520,7 @@ def test_the_periodic_task_polls_active_mailboxes_and_skips_one_being_polled(
     dovecot.append(folder, message(subject="For IT"))
     dovecot.append(other_folder, message(subject="For HR", to="hr@acme.test"))
 
-    with HUEY.lock_task(imap.lock_name(other.pk)):  # another worker is polling HR
+    with sweep_lock(imap.lock_name(other.pk), seconds=60):  # another worker is polling HR
         imap.poll_mailboxes_task.call_local()
 
     assert list(Ticket.objects.values_list("title", flat=True)) == ["For IT"]
@@ -528,14 +528,6 @@ def test_the_periodic_task_polls_active_mailboxes_and_skips_one_being_polled(
 
     imap.poll_mailboxes_task.call_local()  # the lock is released: HR's turn
     assert sorted(Ticket.objects.values_list("title", flat=True)) == ["For HR", "For IT"]
-
-
-@pytest.mark.django_db
-def test_a_lock_left_by_a_stopped_worker_is_cleared_when_a_worker_starts(box):
-    lock = HUEY.lock_task(imap.lock_name(box.pk))
-    lock.acquire()
-    imap.clear_stale_locks()
-    assert not lock.is_locked()
 
 
 @pytest.mark.parametrize(
@@ -747,7 +739,7 @@ def test_the_connection_check_renews_an_oauth2_token_and_keeps_it(
 
 @pytest.mark.django_db
 def test_the_connection_check_waits_for_a_poll_in_progress(dovecot, box, api, world):
-    with HUEY.lock_task(imap.lock_name(box.pk)):
+    with sweep_lock(imap.lock_name(box.pk), seconds=60):
         answer = api(world.manager).post(f"mail/mailboxes/{box.pk}/test-connection").json()
     assert answer == {
         "ok": False,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from comptoir.accounts.api import AUTH
 from comptoir.accounts.api import router as accounts_router
+from comptoir.core import outage
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.desks.api import router as desks_router
 from comptoir.desks.calendar_api import router as calendars_router
@@ -84,6 +86,16 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
     return _error(
         request, 401, ErrorCode.NOT_AUTHENTICATED, "Authentication required: send a Bearer token."
     )
+
+
+@api.exception_handler(DatabaseError)
+def on_database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    """A database that cannot be reached answers 503 ``service_unavailable`` (retry later)."""
+    if outage.is_outage(exc):
+        return outage.unavailable_response(request, exc)
+    if settings.DEBUG:
+        raise exc
+    return on_server_error(request, exc)
 
 
 @api.exception_handler(Http404)

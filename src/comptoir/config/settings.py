@@ -6,11 +6,13 @@ there. Every variable is listed in the README's configuration table.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -83,6 +85,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "comptoir.core.logs.RequestIdMiddleware",  # X-Request-ID, on the response and every log line
+    "comptoir.core.metrics.middleware.RequestMetricsMiddleware",  # requests and latency, by route
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -90,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "comptoir.core.outage.OutageMiddleware",  # database unreachable: 503, retry in a moment
     "comptoir.core.web.WebPageMiddleware",  # the person's language and time zone; the CSP
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -122,6 +127,14 @@ DATABASE_URL = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'comptoir.sqlite3'
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails the request (503) and /readyz after this many
+    # seconds, instead of holding the worker until the operating system gives up (minutes).
+    # The health check at each request's start drops a connection that broke meanwhile.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "connect_timeout", int(env("COMPTOIR_DB_CONNECT_TIMEOUT") or 5)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Many readers and one writer at a time: WAL lets readers go on while a write commits, and
     # IMMEDIATE transactions take the write lock up front, so two writers queue on the busy
@@ -147,8 +160,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and sessions -----------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
+    # A Redis that does not answer fails the cache call after this many seconds (sessions then
+    # read the database) rather than holding the request.
+    _REDIS_TIMEOUT = float(env("COMPTOIR_REDIS_TIMEOUT") or 5)
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": _REDIS_TIMEOUT, "socket_timeout": _REDIS_TIMEOUT},
+        }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
@@ -180,6 +200,12 @@ else:
         # A local file is cheap to poll: look every second at most when idle, not every 10 s.
         "consumer": {**_HUEY_CONSUMER, "max_delay": 1.0},
     }
+# A job lost with a killed worker or a restarted Redis is made up by the periodic sweeps, from
+# the database: work this many seconds old and not done (a ticket not routed, clocks not
+# recomputed) is done by the next sweep. A mail claimed by a worker that died is sent again once
+# its lease has run out (it must exceed EMAIL_TIMEOUT by far). See docs/deploy/scale-out.md.
+COMPTOIR_CATCH_UP_AFTER_SECONDS = int(env("COMPTOIR_CATCH_UP_AFTER_SECONDS") or 60)
+COMPTOIR_MAIL_LEASE_SECONDS = int(env("COMPTOIR_MAIL_LEASE_SECONDS") or 600)
 
 # --- Accounts -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -273,11 +299,40 @@ COMPTOIR_CACHE_SECONDS = float(env("COMPTOIR_CACHE_SECONDS", "5") or 5)
 COMPTOIR_KB_REVIEW_DAYS = int(env("COMPTOIR_KB_REVIEW_DAYS") or 180)
 COMPTOIR_KB_DEFLECTION_MINUTES = int(env("COMPTOIR_KB_DEFLECTION_MINUTES") or 30)
 
+# --- Metrics and logs (docs/deploy/observability.md) -----------------------------------------
+# Each process of a host counts in this folder, which must be on the host's own disk (ADR 13).
+COMPTOIR_METRICS_DIR = Path(env("COMPTOIR_METRICS_DIR") or DATA_DIR / "metrics")
+COMPTOIR_METRICS_DIR.mkdir(parents=True, exist_ok=True)
+# The Prometheus client reads this once, when first imported: set here, before anything can.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(COMPTOIR_METRICS_DIR)
+# /metrics answers a bearer token, or addresses of these networks (loopback when neither is set).
+COMPTOIR_METRICS_TOKEN = env("COMPTOIR_METRICS_TOKEN", "") or ""
+try:
+    COMPTOIR_METRICS_ALLOW = [
+        ipaddress.ip_network(item, strict=False) for item in env_list("COMPTOIR_METRICS_ALLOW")
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"COMPTOIR_METRICS_ALLOW: {exc}") from exc
+COMPTOIR_METRICS_CACHE_SECONDS = float(env("COMPTOIR_METRICS_CACHE_SECONDS") or 10)
+COMPTOIR_LOG_FORMAT = (env("COMPTOIR_LOG_FORMAT", "text") or "text").strip().lower()
+if COMPTOIR_LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("COMPTOIR_LOG_FORMAT must be text or json.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "comptoir.core.logs.JsonFormatter"},
+    },
+    "filters": {"request": {"()": "comptoir.core.logs.RequestContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if COMPTOIR_LOG_FORMAT == "json" else "plain",
+            "filters": ["request"],
+        }
+    },
     "root": {
         "handlers": ["console"],
         "level": (env("COMPTOIR_LOG_LEVEL", "INFO") or "INFO").upper(),

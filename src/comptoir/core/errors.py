@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
     SERVER_ERROR = "server_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"  # the database cannot be reached
 
 
 STATUS_FOR_CODE: dict[ErrorCode, int] = {
@@ -56,6 +57,7 @@ STATUS_FOR_CODE: dict[ErrorCode, int] = {
     ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS: 409,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.SERVER_ERROR: 500,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
 }
 
 

@@ -37,9 +37,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
         logger.warning("Readiness: cache unavailable: %s", exc)
         checks["cache"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
-    return JsonResponse(
+    response = JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
     )
+    # Logged above as a warning; a load balancer asking every few seconds during an outage
+    # must not add an error line each time.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def home(request: HttpRequest):

@@ -16,6 +16,7 @@ desk's staff, so that it never reaches the requester.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from email.headerregistry import Address
@@ -28,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from comptoir.core.memo import RowCache
+from comptoir.core.sql import insert
 from comptoir.mail import spool
 from comptoir.mail.matching import NOTICE_SUFFIX
 from comptoir.mail.models import (
@@ -39,7 +41,6 @@ from comptoir.mail.models import (
     OutboundMessage,
 )
 from comptoir.mail.parsing import MessageTooLarge, UnreadableMessage, parse_message
-from comptoir.core.sql import insert
 from comptoir.mail.templates import LOCALES, desk_templates, one_line, render_mail, ticket_link
 from comptoir.notifications.models import Notification
 from comptoir.notifications.services import mark_delivered
@@ -54,6 +55,8 @@ __all__ = [
     "queue_notice",
     "ticket_link",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: How much of a stored message is read to tell whether it was automatic (its header block).
 _HEAD_BYTES = 64 * 1024
@@ -258,7 +261,14 @@ def _write(rows: list[OutboundMessage]) -> list[OutboundMessage]:
     from comptoir.mail.tasks import deliver_mail
 
     keys = [r.key for r in rows]  # the ids are not read back: the worker finds them by key
-    transaction.on_commit(lambda: deliver_mail(keys=keys))
+
+    def send_soon() -> None:
+        try:
+            deliver_mail(keys=keys)
+        except Exception:  # the queue is away (Redis restarting): the minute's sweep sends them
+            logger.warning("Could not queue the sending of %d mails; the sweep will", len(keys))
+
+    transaction.on_commit(send_soon)
     return rows
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
+from comptoir.core.locks import exclusive
 from comptoir.mail.imap import poll_mailboxes_task  # noqa: F401 (registers the IMAP poll)
 
 logger = logging.getLogger(__name__)
@@ -23,18 +24,19 @@ def deliver_mail(ids: list[int] | None = None, *, keys: list[str] | None = None)
 
 
 @db_periodic_task(crontab(minute="*"))
-@lock_task("mail-outbox")
+@exclusive("mail-outbox", seconds=30)
 def deliver_due_mail() -> None:
-    """Every minute: send what is due, retries included."""
-    from comptoir.mail.delivery import deliver
+    """Every minute: send what is due: retries, mail whose queued job was lost, and mail a
+    killed worker had claimed once its lease has run out."""
+    from comptoir.mail.delivery import deliver_due
 
-    sent = deliver()
+    sent = deliver_due()
     if sent:
         logger.info("Mail: %d sent", sent)
 
 
 @db_periodic_task(crontab(minute="*"))
-@lock_task("mail-intake")
+@exclusive("mail-intake", seconds=30)
 def process_received_mail() -> None:
     """Every minute: process mail stored but not processed (the intake stopped half-way)."""
     from comptoir.mail.services import process_pending
@@ -45,7 +47,7 @@ def process_received_mail() -> None:
 
 
 @db_periodic_task(crontab(minute="29", hour="3"))
-@lock_task("mail-spool-cleanup")
+@exclusive("mail-spool-cleanup", seconds=30)
 def clean_spool() -> None:
     """Every night: remove the half-written files of writers that were killed."""
     from comptoir.mail.spool import remove_stale_temporaries

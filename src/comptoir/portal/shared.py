@@ -95,6 +95,9 @@ _ERROR_TEXT = {
     ErrorCode.SERVER_ERROR: gettext_lazy(
         "Something went wrong on our side: try again in a moment."
     ),
+    ErrorCode.SERVICE_UNAVAILABLE: gettext_lazy(
+        "Comptoir cannot reach its database just now: try again in a moment."
+    ),
 }
 
 

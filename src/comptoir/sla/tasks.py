@@ -5,21 +5,27 @@ from __future__ import annotations
 import logging
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
+from comptoir.core.locks import exclusive
 from comptoir.sla.services import refresh_clocks, sweep
 
 logger = logging.getLogger(__name__)
 
 
 @db_periodic_task(crontab(minute="*"))
-@lock_task("sla-sweep")
+@exclusive("sla-sweep", seconds=30)
 def sweep_clocks() -> None:
-    """Every minute: warn and escalate the clocks whose moment has come."""
+    """Every minute: recompute the clocks that a lost job left stale, then warn and escalate
+    the clocks whose moment has come."""
+    from comptoir.sla.catch_up import catch_up_clocks
+
+    caught_up = catch_up_clocks()
     report = sweep()
-    if report.examined:
+    if report.examined or caught_up:
         logger.info(
-            "SLA sweep: %d clocks, %d warnings, %d breaches",
+            "SLA sweep: %d tickets recomputed, %d clocks, %d warnings, %d breaches",
+            caught_up,
             report.examined,
             report.warnings,
             report.breaches,

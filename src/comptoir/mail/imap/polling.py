@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task
-from huey.exceptions import TaskLockedException
+from huey.contrib.djhuey import db_periodic_task
 
 from comptoir.accounts.permissions import is_manager_on
 from comptoir.core.actor import Actor
 from comptoir.core.errors import DomainError, ErrorCode, PermissionDenied
+from comptoir.core.locks import sweep_lock
 from comptoir.mail import oauth
 from comptoir.mail.imap.settings import CONTROL, plaintext_allowed
 from comptoir.mail.models import Mailbox
@@ -41,6 +41,10 @@ class PollFailed(Exception):
 
 def lock_name(mailbox_id: int) -> str:
     return f"imap-{mailbox_id}"
+
+
+#: How long a mailbox's lock outlives a worker that died polling it (renewed while it lives).
+LOCK_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -64,14 +68,13 @@ def check_connection(*, actor: Actor, mailbox: Mailbox) -> ConnectionCheck:
             "This mailbox has no IMAP server to connect to.",
             {"field": "imap_host"},
         )
-    try:
-        with HUEY.lock_task(lock_name(mailbox.pk)):  # never two renewals of one token at once
-            mailbox.refresh_from_db()
-            return _check(mailbox)
-    except TaskLockedException:
-        return ConnectionCheck(
-            False, "The worker is polling this mailbox right now: try again in a minute."
-        )
+    with sweep_lock(lock_name(mailbox.pk), seconds=LOCK_SECONDS) as held:
+        if not held:  # never two renewals of one token at once
+            return ConnectionCheck(
+                False, "The worker is polling this mailbox right now: try again in a minute."
+            )
+        mailbox.refresh_from_db()
+        return _check(mailbox)
 
 
 def _check(mailbox: Mailbox) -> ConnectionCheck:
@@ -127,22 +130,12 @@ def poll_all() -> int:
 def poll_locked(mailbox: Mailbox, *, batch: int = 50) -> int | None:
     """``poll`` under the mailbox's lock, so that two workers never poll it at once. ``None``
     when another worker is polling it right now."""
-    try:
-        with HUEY.lock_task(lock_name(mailbox.pk)):
-            mailbox.refresh_from_db()  # the last UID another worker took
-            return poll(mailbox, batch=batch)
-    except TaskLockedException:
-        logger.info("IMAP %s: being polled by another worker", mailbox)
-        return None
-
-
-@HUEY.on_startup("imap-stale-locks")
-def clear_stale_locks() -> None:
-    """A worker stopped during a poll (killed, machine restarted) leaves its lock behind, and the
-    mailbox would never be polled again: a starting worker clears them."""
-    ids = Mailbox.objects.exclude(imap_host="").values_list("pk", flat=True)
-    for pk in ids:
-        HUEY.lock_task(lock_name(pk)).clear()
+    with sweep_lock(lock_name(mailbox.pk), seconds=LOCK_SECONDS) as held:
+        if not held:
+            logger.info("IMAP %s: being polled by another worker", mailbox)
+            return None
+        mailbox.refresh_from_db()  # the last UID another worker took
+        return poll(mailbox, batch=batch)
 
 
 # --- one poll -------------------------------------------------------------------------------

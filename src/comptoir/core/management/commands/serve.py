@@ -2,18 +2,29 @@
 
 Unless told otherwise it also starts one ``comptoir worker`` beside the server, so that a single
 command runs everything on a laptop; larger installs run their workers apart (``--no-worker``).
+
+Before anything runs, the files of the metrics folder left by processes that have ended are
+removed, so that the counts start anew, as Prometheus expects after a restart; Gunicorn's
+``child_exit`` hook does the client library's bookkeeping for each web worker that exits. With
+``COMPTOIR_LOG_FORMAT=json``, Gunicorn's own error and access logs go through the same JSON
+handler as every other log.
 """
 
 from __future__ import annotations
 
 import atexit
+import copy
 import os
 import signal
 import subprocess
 import sys
+from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from comptoir.core import metrics
 
 
 def default_workers() -> int:
@@ -50,6 +61,7 @@ class Command(BaseCommand):
     def handle(
         self, *args, host, port, workers, threads, no_migrate, access_log, no_worker, **options
     ):
+        metrics.clean_directory()
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         if not no_worker:
@@ -72,6 +84,10 @@ class Command(BaseCommand):
             "accesslog": "-" if access_log else None,
             "errorlog": "-",
             "loglevel": "warning",
+            "child_exit": child_exit,
+            "logconfig_dict": (
+                gunicorn_logging(access_log) if settings.COMPTOIR_LOG_FORMAT == "json" else None
+            ),
         }
 
         class Server(BaseApplication):
@@ -88,6 +104,30 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         Server().run()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Gunicorn's hook, in the master, when a web worker has exited."""
+    metrics.process_exited(worker.pid)
+
+
+def gunicorn_logging(access_log: bool) -> dict[str, Any]:
+    """Comptoir's logging configuration, with Gunicorn's loggers sent to its handler.
+
+    Gunicorn applies it (``logconfig_dict``) in place of its own formats: its error log at
+    warning level and above, its access log when asked for, as JSON lines like every other log.
+    """
+    config: dict[str, Any] = copy.deepcopy(settings.LOGGING)
+    config["loggers"] = {
+        **config.get("loggers", {}),
+        "gunicorn.error": {"level": "WARNING", "handlers": ["console"], "propagate": False},
+        "gunicorn.access": {
+            "level": "INFO" if access_log else "WARNING",
+            "handlers": ["console"],
+            "propagate": False,
+        },
+    }
+    return config
 
 
 def start_worker() -> subprocess.Popen:

@@ -1,0 +1,91 @@
+"""Recomputing the clocks a lost job left stale.
+
+A ticket's clocks are recomputed by a job queued after each change to it. That job can be lost:
+the worker that took it was killed, or Redis restarted before a worker took it. Every change
+moves the ticket's ``updated_at``, so the database alone says which tickets may have stale
+clocks: those changed since the last catch-up. ``catch_up_clocks`` (run by the minute's sweep,
+before the thresholds are acted on) recomputes the clocks of the tickets changed between its
+mark and the grace period ago, on desks with an active policy or with clocks to stop, and moves
+its mark on. Recomputing is idempotent: a ticket whose job did run changes nothing.
+
+The mark lives in the cache (Redis when there is one). When it is missing (first run, Redis
+restarted empty), the catch-up starts ``LOOKBACK`` ago: a restart of Redis, which loses its
+queued jobs, is made up within the next minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from comptoir.sla.models import SlaClock, SlaPolicy
+from comptoir.sla.services import refresh_clocks
+from comptoir.tickets.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+#: How far back the catch-up starts when it has no mark.
+LOOKBACK = timedelta(hours=6)
+#: The cache key of the mark (per queue, as the jobs are).
+MARK_KEY = "sla:clocks-caught-up-to:{queue}"
+
+
+def grace() -> timedelta:
+    """How old a change must be before the catch-up recomputes its clocks in place of its job."""
+    return timedelta(seconds=max(int(settings.COMPTOIR_CATCH_UP_AFTER_SECONDS), 0))
+
+
+def _mark_key() -> str:
+    return MARK_KEY.format(queue=settings.HUEY.get("name", "comptoir"))
+
+
+def _changed(since: datetime, until: datetime, batch: int) -> list[tuple[int, datetime]]:
+    with_policy = SlaPolicy.objects.filter(is_active=True).values("desk_id")
+    has_clock = SlaClock.objects.filter(ticket_id=OuterRef("pk"))
+    return list(
+        Ticket.objects.filter(updated_at__gte=since, updated_at__lte=until)
+        .filter(Q(desk_id__in=with_policy) | Q(Exists(has_clock)))
+        .order_by("updated_at", "pk")
+        .values_list("pk", "updated_at")[:batch]
+    )
+
+
+def catch_up_clocks(
+    *, now: datetime | None = None, batch: int = 200, budget_seconds: float = 30.0
+) -> int:
+    """Recompute the clocks of the tickets changed since the mark; returns how many tickets.
+
+    Works for ``budget_seconds`` at most; what is left waits for the next sweep.
+    """
+    now = now or timezone.now()
+    until = now - grace()
+    mark = cache.get(_mark_key())
+    since = mark if isinstance(mark, datetime) else now - LOOKBACK
+    if since > until:  # written by a machine whose clock is ahead of ours: look a little back
+        since = until - grace() - timedelta(minutes=1)
+    started = time.monotonic()
+    done = 0
+    while True:
+        rows = _changed(since, until, batch)
+        for ticket_id, _ in rows:
+            try:
+                refresh_clocks(ticket_id, now=now)
+            except Exception:  # one ticket's trouble never stops the others
+                logger.exception("Recomputing the clocks of ticket %s failed", ticket_id)
+            done += 1
+        if len(rows) < batch:
+            cache.set(_mark_key(), until, timeout=None)
+            return done
+        last = rows[-1][1]
+        if last == since:  # a whole batch changed at one instant: step over it
+            last = since + timedelta(microseconds=1)
+        since = last
+        cache.set(_mark_key(), since, timeout=None)
+        if time.monotonic() - started > budget_seconds:
+            return done
