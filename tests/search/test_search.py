@@ -318,6 +318,22 @@ def test_a_broad_query_says_it_ranked_the_newest_matches_only(world, settings, m
     assert not selectors.search(Actor.for_user(world.agent), "printer 4").bounded["ticket"]
 
 
+def test_longer_words_are_looked_for_only_when_whole_words_do_not_fill_the_ranking(
+    world, monkeypatch
+):
+    monkeypatch.setattr(selectors, "RANKED", 3)
+    make = lambda title: make_ticket(desk=world.desk, requester=world.requester, title=title)  # noqa: E731
+    plural = make("Scanners offline")
+    assert refs(world.agent, "scanner") == [plural.ref]  # no whole word: the prefix finds it
+    singular = [make(f"Scanner {n} offline") for n in range(2)]
+    found = refs(world.agent, "scanner")
+    assert set(found) == {plural.ref, *(t.ref for t in singular)}  # 2 < 3: both passes
+    singular.append(make("Scanner 3 offline"))
+    results = selectors.search(Actor.for_user(world.agent), "scanner")
+    assert {hit.ticket.ref for hit in results.tickets} == {t.ref for t in singular}
+    assert results.bounded["ticket"]  # and it says the matches were more than it ranked
+
+
 def test_without_filters_only_the_page_is_checked_and_refusals_are_skipped(world, monkeypatch):
     """Step 2 reads as many tickets as the page needs; a candidate the tickets' selector
     refuses (a stale copy in the index) is skipped, and the page is still full."""

@@ -4,7 +4,9 @@ Full-text engines give meaning to ``"``, ``*``, ``-``, ``:``, ``NEAR``, ``AND``,
 Here every character that is not part of a word separates words, and each word is handed to the
 engine quoted, so no input can be an error or change the query's shape. All words must match
 (AND); a word of three letters or more also matches as the start of a longer word, so "imprim"
-finds "imprimante" and, on SQLite, which has no stemmer, "réseau" finds "réseaux".
+finds "imprimante" and, on SQLite, which has no stemmer, "réseau" finds "réseaux" (searches
+look for the whole words first, and for longer words only when those do not fill the ranked
+window: ``selectors._best_of``).
 
 A query that is a ticket reference (``IT-000042``), an article number (``KB-12``) or an email
 address is also looked up exactly.
@@ -12,6 +14,7 @@ address is also looked up exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -99,12 +102,21 @@ class Words:
     email: str = ""
     #: Any word may match instead of all (suggestions from a title: the more the better).
     any: bool = False
+    #: Whether words long enough also match longer words they start (``is_prefix``).
+    prefixes: bool = True
 
     def __bool__(self) -> bool:
         return bool(self.words or self.ticket_ref or self.article_id or self.email)
 
     def is_prefix(self, word: str) -> bool:
-        return len(word) >= PREFIX_FROM
+        return self.prefixes and len(word) >= PREFIX_FROM
+
+    def exact(self) -> Words | None:
+        """The same words matched as whole words only; None when that is no narrower (no word
+        is long enough to be a prefix)."""
+        if not self.prefixes or not any(len(w) >= PREFIX_FROM for w in self.words):
+            return None
+        return dataclasses.replace(self, prefixes=False)
 
 
 def read(text: str) -> Words:

@@ -190,11 +190,24 @@ def _best_of(
     engine, index, words: Words, scopes: list[Scope]
 ) -> tuple[list[tuple[int, float]], bool]:
     """The candidates of every scope, best first, each record once; and whether a scope had
-    more matches than were ranked."""
+    more matches than were ranked.
+
+    Whole words first: when they alone fill the ranked window (``RANKED`` matches), the longer
+    words they start are not looked for, since only the newest ``RANKED`` matches are ranked
+    either way, and expanding a common word to every word it starts is what makes a query slow
+    (the engine merges the postings of each: "station" into "stations", "stationery"…).
+    Otherwise the words are matched again, as prefixes too, which finds the exact matches and
+    the longer words.
+    """
     ranked: dict[int, float] = {}
     bounded = False
+    exact = words.exact()
     for scope in scopes:
-        found = engine.candidates(index, words, scope, limit=CANDIDATES, recent=RANKED)
+        found = []
+        if exact is not None:
+            found = engine.candidates(index, exact, scope, limit=CANDIDATES, recent=RANKED)
+        if exact is None or len(found) < RANKED:
+            found = engine.candidates(index, words, scope, limit=CANDIDATES, recent=RANKED)
         bounded = bounded or len(found) >= RANKED
         for pk, score in found:
             if pk not in ranked or score > ranked[pk]:
