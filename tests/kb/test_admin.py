@@ -8,6 +8,7 @@ import os
 import time
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from comptoir.core.actor import Actor
@@ -68,3 +69,17 @@ def test_files_a_rolled_back_upload_left_behind_are_pruned(world, settings):
     assert not orphan.exists()
     assert ArticleAttachment.objects.get().pk == kept.pk
     assert (settings.MEDIA_ROOT / kept.file.name).exists()
+
+
+def test_comptoir_cleanup_sweeps_article_files_too(world, settings):
+    orphan = settings.MEDIA_ROOT / "kb" / "cd" / "fedcba9876543210"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"left behind")
+    old = time.time() - 3 * 3600
+    os.utime(orphan, (old, old))
+    out = io.StringIO()
+
+    call_command("cleanup", stdout=out)
+
+    assert not orphan.exists()
+    assert "Removed 1 orphan file(s) (article files 1, ticket attachments 0)" in out.getvalue()

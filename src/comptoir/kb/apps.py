@@ -8,4 +8,10 @@ class KbConfig(AppConfig):
     verbose_name = _("Knowledge base")
 
     def ready(self) -> None:
+        from comptoir.core import cleanup
         from comptoir.kb import handlers  # noqa: F401 (subscribes to the tickets' events)
+        from comptoir.kb.services import prune_orphan_article_files
+
+        cleanup.register(
+            "article files", lambda older: prune_orphan_article_files(older_than=older)
+        )

@@ -8,9 +8,9 @@ from datetime import timedelta
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
+from comptoir.core.cleanup import prune_orphan_files
 from comptoir.core.idempotency import purge_expired
 from comptoir.core.locks import exclusive
-from comptoir.tickets.services import prune_orphan_files
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 @exclusive("tickets-cleanup", seconds=30)
 def nightly_cleanup() -> None:
     """What `comptoir cleanup` does, every night at 03:17 UTC."""
-    files = prune_orphan_files(older_than=timedelta(hours=1))
+    removed = prune_orphan_files(older_than=timedelta(hours=1))
     keys = purge_expired()
-    logger.info("Cleanup: %d orphan files, %d expired idempotency records", len(files), keys)
+    files = sum(len(names) for names in removed.values())
+    logger.info("Cleanup: %d orphan files, %d expired idempotency records", files, keys)
