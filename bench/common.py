@@ -446,12 +446,21 @@ class Server:
             cmd += ["--threads", str(self.threads)]
         return cmd
 
+    #: What the messages call the server.
+    label = "comptoir serve"
+
+    def process_env(self) -> dict[str, str]:
+        return self.target.env(**self.extra_env)
+
+    def process_cwd(self) -> str:
+        return str(ROOT)
+
     def start(self, timeout: float = 90) -> Server:
         log = open(self.log_path, "w")  # noqa: SIM115 - kept open for the process's life
         self.proc = subprocess.Popen(
             self.command,
-            env=self.target.env(**self.extra_env),
-            cwd=str(ROOT),
+            env=self.process_env(),
+            cwd=self.process_cwd(),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -460,7 +469,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(
-                    f"comptoir serve exited ({self.proc.returncode}):\n{self.log_path.read_text()[-3000:]}"
+                    f"{self.label} exited ({self.proc.returncode}):\n"
+                    f"{self.log_path.read_text()[-3000:]}"
                 )
             try:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
@@ -472,7 +482,7 @@ class Server:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise SystemExit(f"comptoir serve did not answer /healthz within {timeout:.0f}s")
+        raise SystemExit(f"{self.label} did not answer /healthz within {timeout:.0f}s")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

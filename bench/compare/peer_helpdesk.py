@@ -11,7 +11,6 @@ Driver side (any Python 3.11, standard library only): ``ensure_venv``, ``dataset
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
@@ -317,33 +316,13 @@ class Server(common.Server):
             "hdbench.wsgi:application",
         ]
 
-    def start(self, timeout: float = 90) -> Server:
-        log = open(self.log_path, "w")  # noqa: SIM115 - kept open for the process's life
-        self.proc = subprocess.Popen(
-            self.command,
-            env=self.project.env(),
-            cwd=str(self.project.folder / "project"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(
-                    f"django-helpdesk's server exited:\n{self.log_path.read_text()[-3000:]}"
-                )
-            try:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise SystemExit(f"django-helpdesk's server did not answer within {timeout:.0f}s")
+    label = "django-helpdesk's server"
+
+    def process_env(self) -> dict[str, str]:
+        return self.project.env()
+
+    def process_cwd(self) -> str:
+        return str(self.project.folder / "project")
 
 
 # --- Django side (the helpdesk virtualenv) ---------------------------------------------------
