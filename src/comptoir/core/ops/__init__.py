@@ -4,6 +4,7 @@
   file and the raw mail spool, and a manifest saying what it holds.
 - ``restore``: the archive back into the configured install, after checking every member of it.
 - ``copy``: every row of the current database into an empty PostgreSQL database.
+- ``migrating``: ``migrate`` one process at a time, for servers that start together.
 
 The ``backup``, ``restore`` and ``db`` commands call these. Core imports no other app: models are
 reached through the app registry, and the search index is rebuilt through its command.

@@ -21,10 +21,10 @@ import sys
 from typing import Any
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from comptoir.core import metrics
+from comptoir.core.ops.migrating import migrate
 
 
 def default_workers() -> int:
@@ -63,7 +63,7 @@ class Command(BaseCommand):
     ):
         metrics.clean_directory()
         if not no_migrate:
-            call_command("migrate", interactive=False, verbosity=0)
+            migrate()  # one process at a time, when several start together
         if not no_worker:
             start_worker()
         from django.db import connections
