@@ -117,14 +117,12 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         state = cached_state()
-        up = GaugeMetricFamily(
+        yield _gauges(
             "comptoir_state_up",
             "1 if the source of the state gauges (database, queue) could be read at this scrape.",
-            labels=["source"],
+            ["source"],
+            [((source,), value) for source, value in sorted(state["up"].items())],
         )
-        for source, value in sorted(state["up"].items()):
-            up.add_metric([source], value)
-        yield up
         if "queue" in state:
             yield GaugeMetricFamily(
                 "comptoir_queue_pending_jobs",
@@ -137,35 +135,35 @@ class StateCollector(Collector):
                 value=state["queue"]["scheduled"],
             )
         if "tickets" in state:
-            tickets = GaugeMetricFamily(
+            yield _gauges(
                 "comptoir_tickets_open",
                 "Tickets not resolved or closed, by desk and status.",
-                labels=["desk", "status"],
+                ["desk", "status"],
+                [((desk, status), n) for desk, status, n in state["tickets"]],
             )
-            for desk, status, n in state["tickets"]:
-                tickets.add_metric([desk, status], n)
-            yield tickets
-            breaches = GaugeMetricFamily(
+            yield _gauges(
                 "comptoir_sla_breached_clocks",
                 "SLA targets breached on tickets still being worked on, by desk and metric.",
-                labels=["desk", "metric"],
+                ["desk", "metric"],
+                [((desk, metric), n) for desk, metric, n in state["breaches"]],
             )
-            for desk, metric, n in state["breaches"]:
-                breaches.add_metric([desk, metric], n)
-            yield breaches
-            outbound = GaugeMetricFamily(
+            yield _gauges(
                 "comptoir_mail_outbound_messages",
                 "Outgoing mail waiting to be sent (pending) or given up on (failed).",
-                labels=["status"],
+                ["status"],
+                [((status,), n) for status, n in state["outbound"].items()],
             )
-            for status, n in state["outbound"].items():
-                outbound.add_metric([status], n)
-            yield outbound
-            inbound = GaugeMetricFamily(
+            yield _gauges(
                 "comptoir_mail_inbound_messages",
                 "Received mail not processed yet (received) or that could not be (failed).",
-                labels=["status"],
+                ["status"],
+                [((status,), n) for status, n in state["inbound"].items()],
             )
-            for status, n in state["inbound"].items():
-                inbound.add_metric([status], n)
-            yield inbound
+
+
+def _gauges(name: str, documentation: str, labels: list[str], rows) -> GaugeMetricFamily:
+    """A gauge family with one sample per ``(label values, value)`` row."""
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for values, value in rows:
+        family.add_metric(list(values), value)
+    return family
