@@ -1,17 +1,16 @@
 """The two full-text engines behind one small interface.
 
 ``candidates`` runs the match, narrowed to what the searcher may see (a ``Scope``), ranked,
-bounded: this is the only query that touches the full-text index. On SQLite the scope is more
-words in the same FTS5 match (tokens of the ``scope`` column); on PostgreSQL a predicate on
-indexed columns of the document row, which the planner combines with the GIN index. Both are
-built by ``selectors`` from values only. Found words are marked by ``highlight``, in Python, on
-the few rows shown.
+bounded: this is the only query that touches the full-text index. The scope is more words in
+the same match (visibility tokens) where it is a small share of the index, else a predicate on
+the document row's copy of the visibility columns. Both are built by ``selectors`` from values
+only. Found words are marked by ``highlight``, in Python, on the few rows shown.
 
 Ranking is bounded too: ``recent`` ranks only the most recent matches (by id) that pass the
-predicate. Scoring a match costs far more than finding it (BM25 or ``ts_rank`` reads each
-matching document's statistics), so a word found in a fifth of a million tickets would cost
-seconds to rank in full; bounded, a query costs the same whether it matches a thousand records
-or a million. A query matching fewer than ``recent`` records is ranked in full.
+predicate. Scoring a match costs far more than finding it (``ts_rank`` reads each matching
+document's vector, BM25 each one's statistics), so a word found in a fifth of a million tickets
+would cost seconds to rank in full; bounded, a query costs about the same whether it matches a
+thousand records or a million. A query matching fewer than ``recent`` records is ranked in full.
 """
 
 from __future__ import annotations
@@ -21,10 +20,14 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from comptoir.search.fulltext import TEXT_COLUMNS, Index
+from comptoir.search import fulltext
+from comptoir.search.fulltext import TEXT_COLUMNS, TICKETS, Index, age_token
+from comptoir.search.highlight import Marker
 from comptoir.search.query import Words, fts5_match
 
 _TOKEN_WORD = re.compile(r"[A-Za-z0-9]+")
+#: A lexeme in ``tsquery`` text: quoted, a quote inside doubled.
+_LEXEME = re.compile(r"'((?:[^']|'')*)'")
 
 #: Columns a search that must not see staff notes may match.
 PUBLIC_COLUMNS = ("ref", "title", "body", "people")
@@ -53,9 +56,11 @@ def _where(where: str) -> str:
 class SqliteBackend:
     #: bm25 weight of each column (ref, title, body, notes, people, scope).
     WEIGHTS = "10.0, 4.0, 1.0, 1.0, 2.0, 0.0"
+    #: A large index's score: 1, plus these for each column holding every word.
+    BOOSTS = (("ref", 10.0), ("title", 4.0), ("people", 2.0))
 
-    def match(self, words: Words, scope: Scope) -> str:
-        columns = TEXT_COLUMNS if scope.staff_text else PUBLIC_COLUMNS
+    def match(self, words: Words, scope: Scope, columns: tuple[str, ...] | None = None) -> str:
+        columns = columns or (TEXT_COLUMNS if scope.staff_text else PUBLIC_COLUMNS)
         return fts5_match(words, columns, scope.tokens)
 
     def candidates(
@@ -68,17 +73,21 @@ class SqliteBackend:
         match intersects cheaply. A scope given as SQL only is checked on each match's
         document row, newest first, until ``recent`` pass: right when most matches pass (an
         agent's desks), where intersecting a token list of most of the index costs more.
+
+        A small index is ranked by BM25. A large one is not: BM25 first counts every row each
+        word is in, over the whole index, which at a million tickets costs ten times the
+        search. Its matches are scored instead by the columns holding every word
+        (``BOOSTS``: reference, title, people), read from their document rows; then the
+        newest first.
         """
         fts, table, key = index.fts, index.table, index.key
         arguments: list = [self.match(words, scope)]
+        score = "0" if index.large else f"bm25({fts}, {self.WEIGHTS})"
         if scope.tokens or not scope.where:
-            matched = (
-                f"SELECT rowid AS id, bm25({fts}, {self.WEIGHTS}) AS score FROM {fts} "
-                f"WHERE {fts} MATCH %s"
-            )
+            matched = f"SELECT rowid AS id, {score} AS score FROM {fts} WHERE {fts} MATCH %s"
         else:
             matched = (
-                f"SELECT {fts}.rowid AS id, bm25({fts}, {self.WEIGHTS}) AS score "
+                f"SELECT {fts}.rowid AS id, {score} AS score "
                 f"FROM {fts} JOIN {table} d ON d.{key} = {fts}.rowid "
                 f"WHERE {fts} MATCH %s AND ({scope.where})"
             )
@@ -87,82 +96,167 @@ class SqliteBackend:
         if recent:
             matched += f" ORDER BY {fts}.rowid DESC LIMIT %s"
             arguments.append(recent)
-        sql = f"SELECT id, score FROM ({matched}) ORDER BY score, id DESC LIMIT %s"
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*arguments, limit])
+            if index.large:
+                cursor.execute(matched, arguments)
+                return self._boosted([row[0] for row in cursor.fetchall()], index, words, limit)
+            cursor.execute(
+                f"SELECT id, score FROM ({matched}) ORDER BY score, id DESC LIMIT %s",
+                [*arguments, limit],
+            )
             # bm25 is lower for better matches; report higher-is-better like PostgreSQL.
             return [(row[0], -row[1]) for row in cursor.fetchall()]
+
+    def holds(self, index: Index, scope: Scope) -> bool:
+        """Whether any document carries the scope's tokens."""
+        fts = index.fts
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {fts} WHERE {fts} MATCH %s LIMIT 1",  # noqa: S608
+                [f"scope : ({scope.tokens})"],
+            )
+            return cursor.fetchone() is not None
+
+    def _boosted(
+        self, ids: list[int], index: Index, words: Words, limit: int
+    ) -> list[tuple[int, float]]:
+        """``ids`` scored by ``BOOSTS``, from their document rows: those columns come first in
+        a row, so SQLite reads them without the pages holding the long text."""
+        if not ids:
+            return []
+        marker = Marker(words)
+        columns = [column for column, _ in self.BOOSTS]
+        scores: dict[int, float] = {}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {index.key}, {', '.join(columns)} FROM {index.table} "  # noqa: S608
+                f"WHERE {index.key} IN ({', '.join(['%s'] * len(ids))})",
+                ids,
+            )
+            for pk, *texts in cursor.fetchall():
+                scores[pk] = 1.0 + sum(
+                    boost
+                    for (_, boost), text in zip(self.BOOSTS, texts, strict=True)
+                    if text and marker.holds(text, every=not words.any)
+                )
+        return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:limit]
 
 
 class PostgresBackend:
     def tsquery(self, words: Words, staff_text: bool) -> str:
-        """The query as ``tsquery`` text: each word in any of the three configurations.
+        """The query as ``tsquery`` text: each word in any of the three configurations, and
+        with ``staff_text`` in the staff notes too (their lexemes are ``!word``: fulltext.py).
 
         A word one language treats as a stop word is left out, as that language's documents
         do not index it.
         """
-        # Words never match the D-weighted visibility tokens (fulltext.py).
-        weights = "ABC" if staff_text else "AB"
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT to_tsquery('comptoir_en', q)::text, to_tsquery('comptoir_fr', q)::text, "
                 "to_tsquery('comptoir_simple', q)::text FROM unnest(%s::text[]) "
                 "WITH ORDINALITY AS w(q, n) ORDER BY n",
-                [[self._term(w, words, weights) for w in words.words]],
+                [[self._term(w, words) for w in words.words]],
             )
             rows = cursor.fetchall()
         terms = []
         for english, french, simple in rows:
             if not english or not french:
                 continue
-            variants = sorted({v for v in (english, french, simple) if v})
-            terms.append("(" + " | ".join(variants) + ")")
+            terms.append(self._either({v for v in (english, french, simple) if v}, staff_text))
         if not terms:  # nothing but stop words: take them as they are
-            terms = [f"({simple})" for _en, _fr, simple in rows if simple]
+            terms = [self._either({simple}, staff_text) for _en, _fr, simple in rows if simple]
         return (" | " if words.any else " & ").join(terms)
 
     @staticmethod
-    def _term(word: str, words: Words, weights: str) -> str:
+    def _term(word: str, words: Words) -> str:
         # ``word`` holds letters and digits only (query.read): nothing to escape.
-        suffix = ":*" + weights if words.is_prefix(word) else ":" + weights
-        return f"'{word}'{suffix}"
+        return f"'{word}'" + (":*" if words.is_prefix(word) else "")
+
+    @staticmethod
+    def _either(variants: set[str], staff_text: bool) -> str:
+        """One word's forms (``tsquery`` text from ``to_tsquery``), or'ed; with their notes
+        forms when notes may match."""
+        if staff_text:
+            variants |= {_LEXEME.sub(r"'!\1'", v) for v in variants}
+        return "(" + " | ".join(sorted(variants)) + ")"
 
     @staticmethod
     def scope_query(tokens: str) -> str:
         """A scope's FTS5-style expression (``r5 OR (published AND public)``) as ``tsquery``
-        text over the D-weighted tokens. Tokens are ours (letters and digits)."""
+        text over the visibility tokens (``#r5``). Tokens are ours (letters and digits)."""
         return _TOKEN_WORD.sub(
-            lambda m: {"AND": "&", "OR": "|"}.get(m.group(), f"'{m.group().lower()}':D"), tokens
+            lambda m: {"AND": "&", "OR": "|"}.get(m.group(), f"'#{m.group().lower()}'"), tokens
         )
 
     def candidates(
         self, index: Index, words: Words, scope: Scope, *, limit: int, recent: int | None = None
     ) -> list[tuple[int, float]]:
-        """Best first, as (id, score): the GIN index and the scope columns' indexes find the
-        matches, the newest ``recent`` of them are ranked."""
+        """Best first, as (id, score): the GIN index finds the matches (with the scope's
+        tokens, else with its SQL over indexed columns), the newest ``recent`` are ranked.
+
+        The newest matches are looked for among the newest tickets first, by their age tokens
+        (``fulltext.AGES``): a window of each bucket size in turn, until one holds ``recent``
+        matches. Each query reads only the rows of its window that match, where walking the
+        whole match and sorting it by id would read every matching row, hundreds of thousands
+        for a common word.
+        """
         query = self.tsquery(words, scope.staff_text)
         if not query:
             return []
         table, key = index.table, index.key
-        # The scope's tokens in the match itself (the GIN index answers both), else its SQL
-        # over indexed columns, which the planner combines with the GIN index.
         where, params = ("", ()) if scope.tokens else (scope.where, scope.params)
         if scope.tokens:
             query = f"({query}) & ({self.scope_query(scope.tokens)})"
+        # ``+ 0``: sorted after the match, never by walking the primary key and testing each
+        # row's vector (which a rare word turns into a walk through the whole table).
         matched = (
-            f"SELECT d.{key} AS id FROM {table} d WHERE d.vector @@ %s::tsquery{_where(where)}"
+            f"SELECT d.{key} FROM {table} d WHERE d.vector @@ %s::tsquery{_where(where)} "
+            f"ORDER BY d.{key} + 0 DESC"
         )
-        bound = f" ORDER BY d.{key} DESC LIMIT %s" if recent else ""
-        sql = (
-            f"WITH found AS MATERIALIZED ({matched}{bound}) "
-            f"SELECT d.{key}, ts_rank(d.vector, %s::tsquery) AS score "
-            f"FROM found JOIN {table} d ON d.{key} = found.id "
-            f"ORDER BY score DESC, d.{key} DESC LIMIT %s"
-        )
-        arguments = [query, *params, *([recent] if recent else []), query, limit]
         with connection.cursor() as cursor:
-            cursor.execute(sql, arguments)
+            ids: list[int] = []
+            for window in self._windows(cursor, index) if recent else [""]:
+                bounded = f"({query}) & ({window})" if window else query
+                cursor.execute(
+                    matched + (" LIMIT %s" if recent else ""),
+                    [bounded, *params, *([recent] if recent else [])],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+                if recent and len(ids) >= recent:
+                    break
+            if not ids:
+                return []
+            cursor.execute(
+                f"SELECT {key}, ts_rank(vector, %s::tsquery) AS score FROM {table} "
+                f"WHERE {key} = ANY(%s) ORDER BY score DESC, {key} DESC LIMIT %s",
+                [query, ids, limit],
+            )
             return [(row[0], float(row[1])) for row in cursor.fetchall()]
+
+    def holds(self, index: Index, scope: Scope) -> bool:
+        """Whether any document carries the scope's tokens."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {index.table} WHERE vector @@ %s::tsquery LIMIT 1",  # noqa: S608
+                [self.scope_query(scope.tokens)],
+            )
+            return cursor.fetchone() is not None
+
+    @staticmethod
+    def _windows(cursor, index: Index) -> list[str]:
+        """The age windows of ``index``, smallest first, as ``tsquery`` text; the last is
+        every row (empty). Only tickets carry age tokens: other kinds are small."""
+        if index.table != TICKETS.table:
+            return [""]
+        cursor.execute(f"SELECT max({index.key}) FROM {index.table}")  # noqa: S608
+        newest = cursor.fetchone()[0] or 0
+        windows = []
+        for level, size in enumerate(fulltext.AGES):
+            bucket = newest // size
+            if bucket < 2:  # this window and the larger ones would be every row
+                break
+            windows.append(f"'{age_token(level, bucket)}' | '{age_token(level, bucket - 1)}'")
+        return [*windows, ""]
 
 
 def backend() -> SqliteBackend | PostgresBackend:

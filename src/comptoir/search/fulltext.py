@@ -2,12 +2,27 @@
 
 SQLite: an FTS5 table with external content per document table (the words are indexed, the
 text is read from the document row), tokenised by ``unicode61`` without diacritics, kept by
-triggers. PostgreSQL: a ``tsvector`` column filled by a trigger with the document's language
-(French or English stemming, accents removed by ``unaccent``; identifiers and names unstemmed),
-weighted A (reference, title), B (public text, people), C (staff notes), D (the visibility
-tokens of ``scope``, which no searched word is matched against), under a GIN index.
+triggers. ``detail=column``: the index records in which columns of a row a word is, not where
+in them; half the size of the full detail, and read twice as fast. Queries are single words
+(``query.fts5_match``), never phrases, which this detail cannot answer.
 
-The migration and ``comptoir search rebuild`` both call ``install``: it is safe to run again.
+PostgreSQL: a ``tsvector`` column filled by a trigger with the document's language (French or
+English stemming, accents removed by ``unaccent``; identifiers and names unstemmed), under a
+GIN index. Three kinds of lexeme share the vector, told apart by their first character, which
+no word of a query can produce (the parser never keeps ``!`` or ``#`` in a word):
+
+- the words everyone who sees the record may read, weighted for ranking: A (reference, title),
+  B (public text, people);
+- the words of the staff notes, each written ``!word``: a search that may read notes asks for
+  ``word | !word``, one that may not asks for ``word``;
+- the visibility tokens of ``scope`` (``#d3``, ``#r12``…) and, on tickets, the age tokens
+  (``#a0_199``: the ticket's id divided by ``AGES[0]``), with which a search asks for the newest
+  matches first (``backends.PostgresBackend``).
+
+So no query restricts weights, which a GIN index cannot check: each would make PostgreSQL read
+every candidate's vector again from its TOAST table.
+
+The migrations and ``comptoir search rebuild`` both call ``install``: it is safe to run again.
 """
 
 from __future__ import annotations
@@ -23,13 +38,15 @@ TEXT_COLUMNS = COLUMNS[:5]
 class Index:
     table: str  # the document table
     key: str  # its primary key column, which is the FTS5 rowid
+    #: Holds a row per ticket: too many for BM25 on SQLite (``backends.SqliteBackend``).
+    large: bool = False
 
     @property
     def fts(self) -> str:
         return f"{self.table}_fts"
 
 
-TICKETS = Index("search_ticketdocument", "ticket_id")
+TICKETS = Index("search_ticketdocument", "ticket_id", large=True)
 ARTICLES = Index("search_articledocument", "variant_id")
 PEOPLE = Index("search_persondocument", "user_id")
 INDEXES = (TICKETS, ARTICLES, PEOPLE)
@@ -55,7 +72,7 @@ def sqlite_install(index: Index) -> list[str]:
     return [
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {index.fts} USING fts5("
         f"{', '.join(COLUMNS)}, content='{index.table}', content_rowid='{index.key}', "
-        "tokenize='unicode61 remove_diacritics 2')",
+        "tokenize='unicode61 remove_diacritics 2', detail=column)",
         *_sqlite_triggers(index),
     ]
 
@@ -68,11 +85,22 @@ def sqlite_uninstall(index: Index) -> list[str]:
     return [*sqlite_drop_triggers(index), f"DROP TABLE IF EXISTS {index.fts}"]
 
 
+#: Sizes of the ticket age buckets, smallest first: a ticket document carries one age token per
+#: size, ``#a{level}_{id // size}``. A search asks for its matches among the newest tickets
+#: (the current bucket of a size and the one before), from the smallest size up, and stops at
+#: the first window holding enough matches (``backends.PostgresBackend.candidates``).
+AGES = (5_000, 20_000, 80_000, 320_000)
+
+
+def age_token(level: int, bucket: int) -> str:
+    return f"#a{level}_{bucket}"
+
+
 #: Our text search configurations: the language's stemmer after ``unaccent``, and a plain one
 #: for identifiers and names. Each document is indexed with the one of its language.
 PG_CONFIGS = {"comptoir_en": "english", "comptoir_fr": "french", "comptoir_simple": "simple"}
 
-PG_SETUP = [
+PG_CONFIGS_SQL = [
     "CREATE EXTENSION IF NOT EXISTS unaccent",
     *(
         f"DO $$ BEGIN "
@@ -83,25 +111,41 @@ PG_SETUP = [
         f"END IF; END $$"
         for name, base in PG_CONFIGS.items()
     ),
-    """
+]
+
+_PG_FUNCTION = f"""
     CREATE OR REPLACE FUNCTION search_document_vector() RETURNS trigger AS $$
     DECLARE
         cfg regconfig := CASE NEW.language
             WHEN 'fr' THEN 'comptoir_fr'::regconfig
             WHEN 'en' THEN 'comptoir_en'::regconfig
             ELSE 'comptoir_simple'::regconfig END;
+        tokens text[] := ARRAY(
+            SELECT '#' || t FROM regexp_split_to_table(coalesce(NEW.scope, ''), '[[:space:]]+') t
+            WHERE t <> '');
     BEGIN
+        IF TG_TABLE_NAME = '{TICKETS.table}' THEN
+            tokens := tokens || ARRAY[AGE_TOKENS];
+        END IF;
         NEW.vector :=
             setweight(to_tsvector('comptoir_simple', coalesce(NEW.ref, '')), 'A')
             || setweight(to_tsvector(cfg, coalesce(NEW.title, '')), 'A')
             || setweight(to_tsvector(cfg, coalesce(NEW.body, '')), 'B')
             || setweight(to_tsvector('comptoir_simple', coalesce(NEW.people, '')), 'B')
-            || setweight(to_tsvector(cfg, coalesce(NEW.notes, '')), 'C')
-            || setweight(to_tsvector('simple', coalesce(NEW.scope, '')), 'D');
+            || (SELECT array_to_tsvector(coalesce(array_agg('!' || lexeme), '{{}}'))
+                FROM unnest(to_tsvector(cfg, coalesce(NEW.notes, ''))))
+            || array_to_tsvector(tokens);
         RETURN NEW;
     END $$ LANGUAGE plpgsql
-    """,
-]
+    """
+
+
+def pg_setup() -> list[str]:
+    """The extension, the configurations and the trigger function (with ``AGES`` as it is)."""
+    age_tokens = ", ".join(
+        f"'#a{level}_' || (NEW.ticket_id / {size})" for level, size in enumerate(AGES)
+    )
+    return [*PG_CONFIGS_SQL, _PG_FUNCTION.replace("AGE_TOKENS", age_tokens)]
 
 
 def pg_install(index: Index) -> list[str]:
@@ -124,11 +168,27 @@ def pg_uninstall(index: Index) -> list[str]:
     ]
 
 
+def refresh(connection) -> None:
+    """Index every document again in the layout ``install`` makes (an upgrade that changes it):
+    the FTS5 tables made again from their documents, the vectors computed again."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for index in INDEXES:
+                for statement in [*sqlite_uninstall(index), *sqlite_install(index)]:
+                    cursor.execute(statement)
+                cursor.execute(f"INSERT INTO {index.fts}({index.fts}) VALUES ('rebuild')")
+            return
+        for statement in pg_setup():
+            cursor.execute(statement)
+        for index in INDEXES:
+            cursor.execute(f"UPDATE {index.table} SET language = language")  # noqa: S608
+
+
 def install(connection) -> None:
     """Create what the database needs to index the document tables (again, if it exists)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for statement in PG_SETUP:
+            for statement in pg_setup():
                 cursor.execute(statement)
             for index in INDEXES:
                 for statement in pg_install(index):

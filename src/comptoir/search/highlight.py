@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections import deque
+from itertools import islice
 
 from comptoir.search.query import PREFIX_FROM, Words
 
@@ -39,30 +41,53 @@ class Marker:
 
     def _matches(self, token: str) -> bool:
         token = token.lower() if token.isascii() else fold(token)
-        for word in self.words:
-            if token == word:
-                return True
-            if len(word) >= PREFIX_FROM and token.startswith(word):
-                return True
-            if len(token) >= 4 and word.startswith(token):
-                return True
+        return any(self._is(token, word) for word in self.words)
+
+    @staticmethod
+    def _is(token: str, word: str) -> bool:
+        """Whether a folded token of the text is a folded word looked for: the same, a longer
+        word it starts, or (stemming) the start of a longer word looked for."""
+        return (
+            token == word
+            or (len(word) >= PREFIX_FROM and token.startswith(word))
+            or (len(token) >= 4 and word.startswith(token))
+        )
+
+    def holds(self, text: str, *, every: bool = True) -> bool:
+        """Whether ``text`` holds every word looked for (``every=False``: any of them)."""
+        wanted = set(self.words)
+        found: set[str] = set()
+        for token in _TOKEN.findall(text):
+            if self.found(token):
+                folded = token.lower() if token.isascii() else fold(token)
+                found.update(w for w in wanted if self._is(folded, w))
+                if not every or found == wanted:
+                    return True
         return False
 
     def title(self, text: str) -> str:
         return self._mark(text, 0, len(text))
 
     def passage(self, text: str) -> str:
-        """About thirty words around the first word found (the start if none is)."""
-        tokens = list(_TOKEN.finditer(text))
-        if not tokens:
+        """About thirty words around the first word found (the start if none is).
+
+        The text is read up to that word only, keeping the few words before it.
+        """
+        tokens = _TOKEN.finditer(text)
+        window: deque[re.Match[str]] = deque(maxlen=BEFORE + 1)
+        for token in tokens:
+            window.append(token)
+            if self.found(token.group()):
+                break
+        else:  # no word found: the start
+            tokens = _TOKEN.finditer(text)
+            window = deque(islice(tokens, 1))
+        if not window:
             return html.escape(text[:200], quote=False)
-        first = next((i for i, t in enumerate(tokens) if self.found(t.group())), 0)
-        start_token = max(0, first - BEFORE)
-        end_token = min(len(tokens), first + AFTER)
-        start = tokens[start_token].start()
-        end = tokens[end_token - 1].end()
-        prefix = "… " if start_token > 0 else ""
-        suffix = " …" if end_token < len(tokens) else ""
+        shown = [*window, *islice(tokens, AFTER - 1)]
+        start, end = shown[0].start(), shown[-1].end()
+        prefix = "… " if _TOKEN.search(text, 0, start) else ""
+        suffix = " …" if _TOKEN.search(text, end) else ""
         return prefix + self._mark(text, start, end) + suffix
 
     def _mark(self, text: str, start: int, end: int) -> str:

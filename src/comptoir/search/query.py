@@ -3,10 +3,12 @@
 Full-text engines give meaning to ``"``, ``*``, ``-``, ``:``, ``NEAR``, ``AND``, parentheses…
 Here every character that is not part of a word separates words, and each word is handed to the
 engine quoted, so no input can be an error or change the query's shape. All words must match
-(AND); a word of three letters or more also matches as the start of a longer word, so "imprim"
-finds "imprimante" and, on SQLite, which has no stemmer, "réseau" finds "réseaux" (searches
-look for the whole words first, and for longer words only when those do not fill the ranked
-window: ``selectors._best_of``).
+(AND); the last word, of three letters or more, also matches as the start of a longer word, as
+it may be the one being typed: "imprim" finds "imprimante" and, on SQLite, which has no
+stemmer, "réseau" finds "réseaux" (searches look for the whole words first, and for longer
+words only when those do not fill the ranked window: ``selectors._best_of``). The words before
+it match whole (stemmed, on PostgreSQL): expanding each word to every word it starts costs
+more than the rest of a search at a million tickets.
 
 A query that is a ticket reference (``IT-000042``), an article number (``KB-12``) or an email
 address is also looked up exactly.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 MAX_QUERY_CHARS = 500
 #: Words kept from a query; more narrow nothing in practice and cost a join each.
 MAX_WORDS = 12
-#: Shortest word matched as a prefix of longer ones.
+#: Shortest last word matched as a prefix of longer ones.
 PREFIX_FROM = 3
 
 _WORD = re.compile(r"[^\W_]+")
@@ -102,19 +104,25 @@ class Words:
     email: str = ""
     #: Any word may match instead of all (suggestions from a title: the more the better).
     any: bool = False
-    #: Whether words long enough also match longer words they start (``is_prefix``).
+    #: Whether the last word, if long enough, also matches longer words it starts
+    #: (``is_prefix``).
     prefixes: bool = True
 
     def __bool__(self) -> bool:
         return bool(self.words or self.ticket_ref or self.article_id or self.email)
 
     def is_prefix(self, word: str) -> bool:
-        return self.prefixes and len(word) >= PREFIX_FROM
+        return (
+            self.prefixes
+            and len(word) >= PREFIX_FROM
+            and bool(self.words)
+            and word == self.words[-1]
+        )
 
     def exact(self) -> Words | None:
-        """The same words matched as whole words only; None when that is no narrower (no word
-        is long enough to be a prefix)."""
-        if not self.prefixes or not any(len(w) >= PREFIX_FROM for w in self.words):
+        """The same words matched as whole words only; None when that is no narrower (the last
+        word is too short to be a prefix)."""
+        if not self.words or not self.is_prefix(self.words[-1]):
             return None
         return dataclasses.replace(self, prefixes=False)
 
@@ -139,7 +147,7 @@ def read(text: str) -> Words:
 
 
 def fts5_match(words: Words, columns: tuple[str, ...], scope: str = "") -> str:
-    """An FTS5 MATCH expression: each word quoted, a prefix where long enough, all required,
+    """An FTS5 MATCH expression: each word quoted, the last a prefix if long enough, all required,
     in ``columns`` only; and, when given, the ``scope`` expression over the scope column.
     """
     terms = []
