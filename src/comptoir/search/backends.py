@@ -64,9 +64,17 @@ class SqliteBackend:
         return fts5_match(words, columns, scope.tokens)
 
     def candidates(
-        self, index: Index, words: Words, scope: Scope, *, limit: int, recent: int | None = None
+        self,
+        index: Index,
+        words: Words,
+        scope: Scope,
+        *,
+        limit: int,
+        recent: int | None = None,
+        ranked: bool = True,
     ) -> list[tuple[int, float]]:
-        """Best first, as (id, score).
+        """Best first, as (id, score); newest first, unscored, when not ``ranked`` (``rank``
+        scores them later, if they are kept).
 
         A scope given as tokens is matched with the words in one FTS5 query: right when it is
         a small share of the index (a requester's own tickets), whose short token lists the
@@ -82,7 +90,7 @@ class SqliteBackend:
         """
         fts, table, key = index.fts, index.table, index.key
         arguments: list = [self.match(words, scope)]
-        score = "0" if index.large else f"bm25({fts}, {self.WEIGHTS})"
+        score = f"bm25({fts}, {self.WEIGHTS})" if ranked and not index.large else "0"
         if scope.tokens or not scope.where:
             matched = f"SELECT rowid AS id, {score} AS score FROM {fts} WHERE {fts} MATCH %s"
         else:
@@ -97,9 +105,10 @@ class SqliteBackend:
             matched += f" ORDER BY {fts}.rowid DESC LIMIT %s"
             arguments.append(recent)
         with connection.cursor() as cursor:
-            if index.large:
+            if index.large or not ranked:
                 cursor.execute(matched, arguments)
-                return self._boosted([row[0] for row in cursor.fetchall()], index, words, limit)
+                found = [(row[0], 0.0) for row in cursor.fetchall()]
+                return self.rank(index, words, scope, found, limit) if ranked else found
             cursor.execute(
                 f"SELECT id, score FROM ({matched}) ORDER BY score, id DESC LIMIT %s",
                 [*arguments, limit],
@@ -117,20 +126,26 @@ class SqliteBackend:
             )
             return cursor.fetchone() is not None
 
-    def _boosted(
-        self, ids: list[int], index: Index, words: Words, limit: int
+    def rank(
+        self, index: Index, words: Words, scope: Scope, found: list[tuple[int, float]], limit: int
     ) -> list[tuple[int, float]]:
-        """``ids`` scored by ``BOOSTS``, from their document rows: those columns come first in
-        a row, so SQLite reads them without the pages holding the long text."""
-        if not ids:
+        """``found`` (from ``candidates``, not ``ranked``), best first.
+
+        A large index's matches are scored by ``BOOSTS``, from their document rows: those
+        columns come first in a row, so SQLite reads them without the pages of the long text.
+        A small index's are matched again, with BM25.
+        """
+        if not found:
             return []
+        if not index.large:
+            return self.candidates(index, words, scope, limit=limit, recent=len(found))
         marker = Marker(words)
-        columns = [column for column, _ in self.BOOSTS]
+        ids = [pk for pk, _ in found]
         scores: dict[int, float] = {}
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {index.key}, {', '.join(columns)} FROM {index.table} "  # noqa: S608
-                f"WHERE {index.key} IN ({', '.join(['%s'] * len(ids))})",
+                f"SELECT {index.key}, {', '.join(c for c, _ in self.BOOSTS)} "  # noqa: S608
+                f"FROM {index.table} WHERE {index.key} IN ({', '.join(['%s'] * len(ids))})",
                 ids,
             )
             for pk, *texts in cursor.fetchall():
@@ -189,10 +204,18 @@ class PostgresBackend:
         )
 
     def candidates(
-        self, index: Index, words: Words, scope: Scope, *, limit: int, recent: int | None = None
+        self,
+        index: Index,
+        words: Words,
+        scope: Scope,
+        *,
+        limit: int,
+        recent: int | None = None,
+        ranked: bool = True,
     ) -> list[tuple[int, float]]:
         """Best first, as (id, score): the GIN index finds the matches (with the scope's
-        tokens, else with its SQL over indexed columns), the newest ``recent`` are ranked.
+        tokens, else with its SQL over indexed columns), the newest ``recent`` are ranked;
+        newest first, unscored, when not ``ranked`` (``rank`` scores them later, if kept).
 
         The newest matches are looked for among the newest tickets first, by their age tokens
         (``fulltext.AGES``): a window of each bucket size in turn, until one holds ``recent``
@@ -224,12 +247,21 @@ class PostgresBackend:
                 ids = [row[0] for row in cursor.fetchall()]
                 if recent and len(ids) >= recent:
                     break
-            if not ids:
-                return []
+        found = [(pk, 0.0) for pk in ids]
+        return self.rank(index, words, scope, found, limit) if ranked else found
+
+    def rank(
+        self, index: Index, words: Words, scope: Scope, found: list[tuple[int, float]], limit: int
+    ) -> list[tuple[int, float]]:
+        """``found`` (from ``candidates``, not ``ranked``), best first, by ``ts_rank``."""
+        if not found:
+            return []
+        table, key = index.table, index.key
+        with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {key}, ts_rank(vector, %s::tsquery) AS score FROM {table} "
+                f"SELECT {key}, ts_rank(vector, %s::tsquery) AS score FROM {table} "  # noqa: S608
                 f"WHERE {key} = ANY(%s) ORDER BY score DESC, {key} DESC LIMIT %s",
-                [query, ids, limit],
+                [self.tsquery(words, scope.staff_text), [pk for pk, _ in found], limit],
             )
             return [(row[0], float(row[1])) for row in cursor.fetchall()]
 

@@ -32,6 +32,13 @@ class Marker:
     def __init__(self, words: Words) -> None:
         self.words = [fold(w) for w in words.words]
         self._seen: dict[str, bool] = {}
+        self._heads = {word[:PREFIX_FROM] for word in self.words}
+        # Any token a word matches starts with the word's first three letters (``_is``): in
+        # a text without accents, a word whose start is nowhere is nowhere.
+        self._starts = {
+            word: re.compile(r"(?<![^\W_])" + re.escape(word[:PREFIX_FROM]), re.IGNORECASE)
+            for word in self.words
+        }
 
     def found(self, token: str) -> bool:
         known = self._seen.get(token)
@@ -41,6 +48,9 @@ class Marker:
 
     def _matches(self, token: str) -> bool:
         token = token.lower() if token.isascii() else fold(token)
+        # Whatever the rule, a token matching a word starts with the word's first letters.
+        if token[:PREFIX_FROM] not in self._heads:
+            return False
         return any(self._is(token, word) for word in self.words)
 
     @staticmethod
@@ -55,6 +65,10 @@ class Marker:
 
     def holds(self, text: str, *, every: bool = True) -> bool:
         """Whether ``text`` holds every word looked for (``every=False``: any of them)."""
+        if text.isascii():
+            present = [bool(start.search(text)) for start in self._starts.values()]
+            if not (all(present) if every else any(present)):
+                return False
         wanted = set(self.words)
         found: set[str] = set()
         for token in _TOKEN.findall(text):

@@ -208,8 +208,12 @@ def _best_of(
         if scope.tokens and not engine.holds(index, scope):
             continue
         found = []
-        if exact is not None:
-            found = engine.candidates(index, exact, scope, limit=CANDIDATES, recent=RANKED)
+        if exact is not None:  # ranked only if kept
+            found = engine.candidates(
+                index, exact, scope, limit=CANDIDATES, recent=RANKED, ranked=False
+            )
+            if len(found) >= enough:
+                found = engine.rank(index, exact, scope, found, CANDIDATES)
         if exact is None or len(found) < enough:
             found = engine.candidates(index, words, scope, limit=CANDIDATES, recent=RANKED)
         bounded = bounded or len(found) >= RANKED
