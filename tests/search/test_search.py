@@ -349,9 +349,9 @@ def test_a_broad_query_says_it_ranked_the_newest_matches_only(world, settings, m
 
 @pytest.fixture
 def small_ages(monkeypatch):
-    """Age buckets of 2 and 4 tickets (``fulltext.AGES``), so a few tickets span every window;
+    """Age buckets of 4 and 16 tickets (``fulltext.AGES``), so a few tickets span every window;
     on PostgreSQL the function that writes them is made again, in the test's transaction."""
-    monkeypatch.setattr(fulltext, "AGES", (2, 4))
+    monkeypatch.setattr(fulltext, "AGES", (4, 16))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(fulltext.pg_setup()[-1])
@@ -361,7 +361,7 @@ def test_the_newest_matches_are_ranked_and_old_ones_still_found(world, small_age
     monkeypatch.setattr(selectors, "RANKED", 3)
     make = lambda title: make_ticket(desk=world.desk, requester=world.requester, title=title)  # noqa: E731
     old = [make("Scanner jammed"), make("Badge refused")]
-    printers = [make(f"Printer {n} offline") for n in range(12)]
+    printers = [make(f"Printer {n} offline") for n in range(20)]
     lost = make("Badge lost")
     newest = selectors.search(Actor.for_user(world.agent), "printer", kinds=("ticket",))
     assert {hit.ticket.pk for hit in newest.tickets} == {t.pk for t in printers[-3:]}

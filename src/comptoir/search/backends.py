@@ -237,16 +237,17 @@ class PostgresBackend:
             f"ORDER BY d.{key} + 0 DESC"
         )
         with connection.cursor() as cursor:
-            ids: list[int] = []
-            for window in self._windows(cursor, index) if recent else [""]:
+
+            def run(window: str) -> list[int]:
                 bounded = f"({query}) & ({window})" if window else query
                 cursor.execute(
                     matched + (" LIMIT %s" if recent else ""),
                     [bounded, *params, *([recent] if recent else [])],
                 )
-                ids = [row[0] for row in cursor.fetchall()]
-                if recent and len(ids) >= recent:
-                    break
+                return [row[0] for row in cursor.fetchall()]
+
+            windows = self._windows(cursor, index) if recent else []
+            ids = self._newest(run, windows, recent) if recent else run("")
         found = [(pk, 0.0) for pk in ids]
         return self.rank(index, words, scope, found, limit) if ranked else found
 
@@ -266,20 +267,34 @@ class PostgresBackend:
             return [(row[0], float(row[1])) for row in cursor.fetchall()]
 
     def holds(self, index: Index, scope: Scope) -> bool:
-        """Whether any document carries the scope's tokens."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {index.table} WHERE vector @@ %s::tsquery LIMIT 1",  # noqa: S608
-                [self.scope_query(scope.tokens)],
-            )
-            return cursor.fetchone() is not None
+        """Always: an empty scope costs a few index lookups here, and asking costs more (a
+        token the statistics do not know makes the planner scan the table for ``LIMIT 1``)."""
+        return True
 
     @staticmethod
-    def _windows(cursor, index: Index) -> list[str]:
-        """The age windows of ``index``, smallest first, as ``tsquery`` text; the last is
-        every row (empty). Only tickets carry age tokens: other kinds are small."""
+    def _newest(run, windows: list[tuple[str, int]], recent: int) -> list[int]:
+        """The newest ``recent`` matches: ``run`` over the smallest window first, then over the
+        window its share of matches says should hold ``recent`` (each query reads a common
+        word's whole posting list, so few are run), then over every row."""
+        (first, span), *larger = windows
+        ids = run(first)
+        if len(ids) >= recent or not larger:
+            return ids
+        wanted = span * recent * 2 // len(ids) if ids else None  # twice the rows, for safety
+        if wanted is not None:
+            chosen = next(((w, n) for w, n in larger if n >= wanted and w), None)
+            if chosen is not None:
+                ids = run(chosen[0])
+                if len(ids) >= recent:
+                    return ids
+        return run("")
+
+    @staticmethod
+    def _windows(cursor, index: Index) -> list[tuple[str, int]]:
+        """The age windows of ``index``, smallest first, as ``tsquery`` text with the number
+        of rows they span; the last is every row (empty). Only tickets carry age tokens."""
         if index.table != TICKETS.table:
-            return [""]
+            return [("", 0)]
         cursor.execute(f"SELECT max({index.key}) FROM {index.table}")  # noqa: S608
         newest = cursor.fetchone()[0] or 0
         windows = []
@@ -287,8 +302,9 @@ class PostgresBackend:
             bucket = newest // size
             if bucket < 2:  # this window and the larger ones would be every row
                 break
-            windows.append(f"'{age_token(level, bucket)}' | '{age_token(level, bucket - 1)}'")
-        return [*windows, ""]
+            tokens = f"'{age_token(level, bucket)}' | '{age_token(level, bucket - 1)}'"
+            windows.append((tokens, newest - (bucket - 1) * size + 1))
+        return [*windows, ("", newest)]
 
 
 def backend() -> SqliteBackend | PostgresBackend:
