@@ -218,10 +218,9 @@ class PostgresBackend:
         newest first, unscored, when not ``ranked`` (``rank`` scores them later, if kept).
 
         The newest matches are looked for among the newest tickets first, by their age tokens
-        (``fulltext.AGES``): a window of each bucket size in turn, until one holds ``recent``
-        matches. Each query reads only the rows of its window that match, where walking the
-        whole match and sorting it by id would read every matching row, hundreds of thousands
-        for a common word.
+        (``fulltext.AGES``; ``_newest`` chooses the windows). Each query reads only the rows
+        of its window that match, where sorting the whole match by id would read every
+        matching row, hundreds of thousands for a common word.
         """
         query = self.tsquery(words, scope.staff_text)
         if not query:

@@ -87,8 +87,8 @@ def sqlite_uninstall(index: Index) -> list[str]:
 
 #: Sizes of the ticket age buckets, smallest first: a ticket document carries one age token per
 #: size, ``#a{level}_{id // size}``. A search asks for its matches among the newest tickets
-#: (the current bucket of a size and the one before), from the smallest size up, and stops at
-#: the first window holding enough matches (``backends.PostgresBackend.candidates``).
+#: (the current bucket of a size and the one before), the smallest window first
+#: (``backends.PostgresBackend._newest``).
 AGES = (5_000, 20_000, 80_000, 320_000)
 
 
