@@ -6,7 +6,7 @@ engine quoted, so no input can be an error or change the query's shape. All word
 (AND); the last word, of three letters or more, also matches as the start of a longer word, as
 it may be the one being typed: "imprim" finds "imprimante" and, on SQLite, which has no
 stemmer, "réseau" finds "réseaux" (searches look for the whole words first, and for longer
-words only when those do not fill the ranked window: ``selectors._best_of``). The words before
+words only when those do not fill the page: ``selectors._best_of``). The words before
 it match whole (stemmed, on PostgreSQL): expanding each word to every word it starts costs
 more than the rest of a search at a million tickets.
 
