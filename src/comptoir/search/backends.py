@@ -222,7 +222,7 @@ class PostgresBackend:
         of its window that match, where sorting the whole match by id would read every
         matching row, hundreds of thousands for a common word.
         """
-        query = self.tsquery(words, scope.staff_text)
+        query = words_query = self.tsquery(words, scope.staff_text)
         if not query:
             return []
         table, key = index.table, index.key
@@ -247,8 +247,9 @@ class PostgresBackend:
 
             windows = self._windows(cursor, index) if recent else []
             ids = self._newest(run, windows, recent) if recent else run("")
-        found = [(pk, 0.0) for pk in ids]
-        return self.rank(index, words, scope, found, limit) if ranked else found
+        if not ranked:
+            return [(pk, 0.0) for pk in ids]
+        return self._ranked(index, words_query, ids, limit)
 
     def rank(
         self, index: Index, words: Words, scope: Scope, found: list[tuple[int, float]], limit: int
@@ -256,12 +257,19 @@ class PostgresBackend:
         """``found`` (from ``candidates``, not ``ranked``), best first, by ``ts_rank``."""
         if not found:
             return []
+        ids = [pk for pk, _ in found]
+        return self._ranked(index, self.tsquery(words, scope.staff_text), ids, limit)
+
+    @staticmethod
+    def _ranked(index: Index, query: str, ids: list[int], limit: int) -> list[tuple[int, float]]:
+        if not ids:
+            return []
         table, key = index.table, index.key
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {key}, ts_rank(vector, %s::tsquery) AS score FROM {table} "  # noqa: S608
                 f"WHERE {key} = ANY(%s) ORDER BY score DESC, {key} DESC LIMIT %s",
-                [self.tsquery(words, scope.staff_text), [pk for pk, _ in found], limit],
+                [query, ids, limit],
             )
             return [(row[0], float(row[1])) for row in cursor.fetchall()]
 

@@ -92,7 +92,7 @@ def sqlite_uninstall(index: Index) -> list[str]:
 AGES = (5_000, 20_000, 80_000, 320_000)
 
 
-def age_token(level: int, bucket: int) -> str:
+def age_token(level: int, bucket: int | str) -> str:
     return f"#a{level}_{bucket}"
 
 
@@ -143,7 +143,7 @@ _PG_FUNCTION = f"""
 def pg_setup() -> list[str]:
     """The extension, the configurations and the trigger function (with ``AGES`` as it is)."""
     age_tokens = ", ".join(
-        f"'#a{level}_' || (NEW.ticket_id / {size})" for level, size in enumerate(AGES)
+        f"'{age_token(level, '')}' || (NEW.ticket_id / {size})" for level, size in enumerate(AGES)
     )
     return [*PG_CONFIGS_SQL, _PG_FUNCTION.replace("AGE_TOKENS", age_tokens)]
 
