@@ -3,7 +3,6 @@ database (normally SQLite) into an empty PostgreSQL database (``comptoir.core.op
 
 from __future__ import annotations
 
-import time
 from typing import IO, cast
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from comptoir.core.ops import OpsError
 from comptoir.core.ops.copy import copy_database
+from comptoir.core.progress import ProgressBar
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             raise CommandError("Say where to copy to: --to postgres://USER:PASSWORD@HOST/NAME.")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        bar = TableBar(self.stdout)
+        bar = ProgressBar(self.stdout, unit="rows")
         try:
             result = copy_database(
                 to=to,
@@ -59,47 +59,3 @@ class Command(BaseCommand):
             "COMPTOIR_DATA_DIR (or COMPTOIR_MEDIA_DIR and COMPTOIR_MAIL_SPOOL_DIR), set "
             "DATABASE_URL to the target, and start it."
         )
-
-
-class TableBar:
-    """One line per table, redrawn in place on a terminal; otherwise a line every 10 %."""
-
-    WIDTH = 30
-
-    def __init__(self, out) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.table: str | None = None
-        self.shown = -1
-        self.started = time.monotonic()
-        self.open_line = False
-
-    def __call__(self, table: str, done: int, total: int) -> None:
-        if table != self.table:
-            self.close()
-            self.table, self.shown, self.started = table, -1, time.monotonic()
-        share = done / total if total else 1.0
-        step = int(share * 10)
-        if not self.tty:
-            if step == self.shown or (done == 0 and total):
-                return
-            self.shown = step
-        filled = int(share * self.WIDTH)
-        rate = done / max(time.monotonic() - self.started, 1e-6)
-        line = (
-            f"{table:<36} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
-            f"{done:,}/{total:,} {rate:,.0f} rows/s"
-        )
-        if self.tty:
-            self.out.write("\r" + line, ending="")
-            self.out.flush()
-            self.open_line = True
-            if done >= total:
-                self.close()
-        else:
-            self.out.write(line)
-
-    def close(self) -> None:
-        if self.open_line:
-            self.out.write("")
-            self.open_line = False

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
 from comptoir.accounts.selectors import resolve_person
 from comptoir.core.actor import Actor
+from comptoir.core.progress import ProgressBar
 from comptoir.search import indexing, selectors
 
 
@@ -33,13 +33,13 @@ class Command(BaseCommand):
             return self._query(" ".join(words), as_user)
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        bar = None if quiet else ProgressBar(self.stdout, label_width=8)
         for kind in only or indexing.KINDS:
             started = time.monotonic()
-            bar = None if quiet else _Bar(self.stdout, started)
             done = indexing.rebuild(kind, batch_size=batch_size, progress=bar)
             elapsed = time.monotonic() - started
             if bar:
-                bar.finish()
+                bar.close()
             rate = done / elapsed if elapsed else 0
             self.stdout.write(f"{kind}: {done:,} indexed in {elapsed:.1f} s ({rate:,.0f}/s).")
 
@@ -57,32 +57,3 @@ class Command(BaseCommand):
             self.stdout.write(f"article KB-{article.article.pk:<9} {article.variant.title}")
         for found_person in found.people:
             self.stdout.write(f"person  {found_person.person.email}")
-
-
-class _Bar:
-    """A one-line progress bar, redrawn in place on a terminal, every 10 % otherwise."""
-
-    WIDTH = 30
-
-    def __init__(self, out, started: float) -> None:
-        self.out, self.started, self.shown = out, started, -1
-        self.tty = sys.stdout.isatty()
-
-    def __call__(self, kind: str, done: int, total: int) -> None:
-        share = done / total if total else 1.0
-        step = int(share * 10)
-        if not self.tty and step == self.shown:
-            return
-        self.shown = step
-        filled = int(share * self.WIDTH)
-        rate = done / max(time.monotonic() - self.started, 1e-6)
-        line = (
-            f"{kind:<8} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
-            f"{done:,}/{total:,} {rate:,.0f}/s"
-        )
-        self.out.write(("\r" + line) if self.tty else line, ending="" if self.tty else "\n")
-        self.out.flush()
-
-    def finish(self) -> None:
-        if self.tty:
-            self.out.write("")
