@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -153,6 +154,16 @@ def test_rebuild_restores_the_index(world, corpus):
     assert TicketDocument.objects.count() == 4
 
 
+def test_rebuild_shows_its_progress_kind_by_kind(world, corpus):
+    out = io.StringIO()
+    call_command("search", "rebuild", "--only", "tickets", "--batch-size", "2", stdout=out)
+    lines = out.getvalue().splitlines()
+    # Not a terminal: a line at each tenth reached, then the total.
+    assert lines[0].startswith("tickets  [" + "#" * 15 + "." * 15 + "] 2/4 ")
+    assert lines[1].startswith("tickets  [" + "#" * 30 + "] 4/4 ")
+    assert re.fullmatch(r"tickets: 4 indexed in [\d.]+ s \([\d,]+/s\)\.", lines[2])
+
+
 def test_rebuild_in_large_batches_keeps_replies_notes_and_watchers(world):
     """Batches of 50 tickets and more read the conversation by id range."""
     agent = Actor.for_user(world.agent)
@@ -282,6 +293,17 @@ def test_a_person_deactivated_is_no_longer_found(world):
     assert not PersonDocument.objects.filter(user_id=person.pk).exists()
     found = selectors.search(Actor.for_user(world.agent), "gaston", kinds=("person",))
     assert found.people == []
+
+
+def test_a_requester_renamed_is_found_under_the_new_name_on_their_tickets(world):
+    requester = UserFactory(email="odile.martin@acme.test", display_name="Odile Martin")
+    ticket = make_ticket(desk=world.desk, requester=requester, title="Clavier qui colle")
+    requester.display_name = "Odile Bertrand"
+    requester.email = "odile.bertrand@acme.test"
+    requester.save()
+    assert refs(world.agent, "bertrand") == [ticket.ref]
+    assert refs(world.agent, "odile.bertrand@acme.test") == [ticket.ref]
+    assert refs(world.agent, "martin") == []
 
 
 # --- the query plan ------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ here subscribe in-transaction, so a ticket and its searchable text commit or rol
 A reply or a note adds its words to the ticket's document in one statement; any other change
 to a ticket rebuilds its document from the ticket. People are indexed when their account is
 saved: accounts are changed by Django's own auth machinery (admin, sign-up, contacts), not by
-services that announce it.
+services that announce it; a new name or address reaches the documents of the person's tickets
+in the same save.
 
 ``rebuild`` writes every document again in batches, keyed by id, with one query for the records
 and one for their replies per batch.
@@ -58,6 +59,11 @@ def article_scope(desk: int, status: str, visibility: str, organisations) -> str
 # Tickets
 
 
+def requester_words(name: str | None, email: str | None) -> str:
+    """A ticket document's ``people``: its requester's name and address."""
+    return " ".join(part for part in (name, email) if part)
+
+
 def _ticket_document(
     row: tuple, *, public=(), notes=(), watchers=(), now: datetime
 ) -> TicketDocument:
@@ -74,7 +80,7 @@ def _ticket_document(
         title=title,
         body="\n".join([description, *public]),
         notes="\n".join(notes),
-        people=" ".join(part for part in (name, email) if part),
+        people=requester_words(name, email),
         scope=ticket_scope(desk, requester, org, watchers),
         indexed_at=now,
     )
@@ -321,9 +327,24 @@ def index_people(user_ids: Iterable[int]) -> None:
 _UNSEARCHED = frozenset({"last_login", "password", "mail_notifications"})
 
 
-def person_saved(sender, instance: User, update_fields=None, raw=False, **kwargs) -> None:
+def requester_renamed(user: User) -> int:
+    """Write a person's name and address into the documents of the tickets they requested,
+    where they differ (one statement, through the requester's index); return how many."""
+    people = requester_words(user.display_name, user.email)
+    return (
+        TicketDocument.objects.filter(requester_id=user.pk)
+        .exclude(people=people)
+        .update(people=people, indexed_at=timezone.now())
+    )
+
+
+def person_saved(
+    sender, instance: User, created=False, update_fields=None, raw=False, **kwargs
+) -> None:
     if raw or (update_fields and set(update_fields) <= _UNSEARCHED):
         return
+    if not created:
+        requester_renamed(instance)
     index_people([instance.pk])
 
 
