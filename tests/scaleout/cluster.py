@@ -423,3 +423,23 @@ class PrivateRedis:
         self.kill()
         time.sleep(down_for)
         self.start()
+
+
+@contextlib.contextmanager
+def running_cluster(data_dir: Path, label: str, redis_url: str | None = None) -> Iterator[Cluster]:
+    """A ``Cluster`` on a fresh database of the suite's PostgreSQL, with its mail sink; the
+    suite's Redis unless ``redis_url`` is given. Every process is stopped afterwards."""
+    database_url, suite_redis = require_postgresql_and_redis()
+    sink = Sink()
+    sink.start()
+    try:
+        with fresh_database(database_url, label) as url:
+            cluster = Cluster(
+                data_dir=data_dir, database_url=url, redis_url=redis_url or suite_redis, sink=sink
+            )
+            try:
+                yield cluster
+            finally:
+                cluster.stop_all()
+    finally:
+        sink.stop()

@@ -14,14 +14,12 @@ import time
 import pytest
 
 from tests.scaleout.cluster import (
-    Cluster,
     Load,
     PrivateRedis,
-    Sink,
-    fresh_database,
     open_tickets,
     read_outcome,
     require_postgresql_and_redis,
+    running_cluster,
     wait_until,
 )
 from tests.scaleout.test_scaleout import assert_done_once
@@ -33,20 +31,15 @@ TICKETS = 80
 
 @pytest.fixture
 def cluster(tmp_path):
-    database_url, _ = require_postgresql_and_redis()
+    require_postgresql_and_redis()
     redis = PrivateRedis(tmp_path)
     redis.start()
-    sink = Sink()
-    sink.start()
-    with fresh_database(database_url, "redis_restart") as url:
-        cluster = Cluster(data_dir=tmp_path, database_url=url, redis_url=redis.url, sink=sink)
-        cluster.redis = redis  # type: ignore[attr-defined]
-        try:
+    try:
+        with running_cluster(tmp_path, "redis_restart", redis_url=redis.url) as cluster:
+            cluster.redis = redis  # type: ignore[attr-defined]
             yield cluster
-        finally:
-            cluster.stop_all()
-            sink.stop()
-            redis.kill()
+    finally:
+        redis.kill()
 
 
 def test_what_was_acknowledged_still_happens_after_redis_restarts_empty(cluster):

@@ -16,11 +16,9 @@ import pytest
 from tests.scaleout.cluster import (
     Cluster,
     Load,
-    Sink,
-    fresh_database,
     open_tickets,
     read_outcome,
-    require_postgresql_and_redis,
+    running_cluster,
     wait_until,
 )
 
@@ -31,16 +29,8 @@ TICKETS = 200
 
 @pytest.fixture
 def cluster(tmp_path):
-    database_url, redis_url = require_postgresql_and_redis()
-    sink = Sink()
-    sink.start()
-    with fresh_database(database_url, "scaleout") as url:
-        cluster = Cluster(data_dir=tmp_path, database_url=url, redis_url=redis_url, sink=sink)
-        try:
-            yield cluster
-        finally:
-            cluster.stop_all()
-            sink.stop()
+    with running_cluster(tmp_path, "scaleout") as cluster:
+        yield cluster
 
 
 def assert_done_once(cluster: Cluster, load: Load, tickets: int = TICKETS) -> None:
