@@ -151,20 +151,25 @@ def test_a_change_whose_clock_job_was_lost_is_caught_up(
     assert not TicketEvent.objects.filter(ticket=ticket, kind=EventKind.SLA_BREACHED).exists()
 
 
+def queue_reply(world, key: str) -> None:
+    """A new ticket of the requester, and a reply to them queued in the outbox under ``key``."""
+    ticket = services.create_ticket(
+        actor=Actor.for_user(world.requester), desk=world.desk, kind="incident", title="VPN"
+    )
+    queue_mail(
+        ticket=ticket,
+        kind=MailKind.REPLY,
+        recipients=[world.requester],
+        key=key,
+        values={"message": "We are on it."},
+    )
+
+
 def test_mail_whose_sending_job_was_lost_goes_out_with_the_next_sweep_once(
     world, lost_queue, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        ticket = services.create_ticket(
-            actor=Actor.for_user(world.requester), desk=world.desk, kind="incident", title="VPN"
-        )
-        queue_mail(
-            ticket=ticket,
-            kind=MailKind.REPLY,
-            recipients=[world.requester],
-            key="lost-job",
-            values={"message": "We are on it."},
-        )
+        queue_reply(world, "lost-job")
     HUEY.flush()
     assert mail.outbox == []
 
@@ -179,16 +184,7 @@ def test_mail_claimed_by_a_worker_that_died_is_sent_once_its_lease_runs_out(
     world, lost_queue, settings
 ):
     settings.COMPTOIR_MAIL_LEASE_SECONDS = 120
-    ticket = services.create_ticket(
-        actor=Actor.for_user(world.requester), desk=world.desk, kind="incident", title="VPN"
-    )
-    queue_mail(
-        ticket=ticket,
-        kind=MailKind.REPLY,
-        recipients=[world.requester],
-        key="claimed",
-        values={"message": "We are on it."},
-    )
+    queue_reply(world, "claimed")
     row = OutboundMessage.objects.get(key__startswith="claimed")
     now = timezone.now()
     assert delivery._claim(row.pk, now) is not None  # the worker that claimed it is killed
