@@ -159,8 +159,9 @@ class SqliteBackend:
 
 class PostgresBackend:
     def tsquery(self, words: Words, staff_text: bool) -> str:
-        """The query as ``tsquery`` text: each word in any of the three configurations, and
-        with ``staff_text`` in the staff notes too (their lexemes are ``!word``: fulltext.py).
+        """The query as ``tsquery`` text: each word in any of the three configurations (the
+        last, a prefix, unstemmed), and with ``staff_text`` in the staff notes too (their
+        lexemes are ``!word``: fulltext.py).
 
         A word one language treats as a stop word is left out, as that language's documents
         do not index it.
@@ -168,9 +169,12 @@ class PostgresBackend:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT to_tsquery('comptoir_en', q)::text, to_tsquery('comptoir_fr', q)::text, "
-                "to_tsquery('comptoir_simple', q)::text FROM unnest(%s::text[]) "
-                "WITH ORDINALITY AS w(q, n) ORDER BY n",
-                [[self._term(w, words) for w in words.words]],
+                "to_tsquery('comptoir_simple', p)::text FROM unnest(%s::text[], %s::text[]) "
+                "WITH ORDINALITY AS w(q, p, n) ORDER BY n",
+                [
+                    [f"'{w}'" for w in words.words],
+                    [self._term(w, words) for w in words.words],
+                ],
             )
             rows = cursor.fetchall()
         terms = []
@@ -184,7 +188,10 @@ class PostgresBackend:
 
     @staticmethod
     def _term(word: str, words: Words) -> str:
-        # ``word`` holds letters and digits only (query.read): nothing to escape.
+        """The word as typed, and as the start of longer words if it is the prefix: never its
+        stem as a prefix, which would find words the typed letters do not begin ("losi",
+        stemmed "los", would find "lost"). ``word`` holds letters and digits only
+        (``query.read``): nothing to escape."""
         return f"'{word}'" + (":*" if words.is_prefix(word) else "")
 
     @staticmethod
@@ -274,9 +281,19 @@ class PostgresBackend:
             return [(row[0], float(row[1])) for row in cursor.fetchall()]
 
     def holds(self, index: Index, scope: Scope) -> bool:
-        """Always: an empty scope costs a few index lookups here, and asking costs more (a
-        token the statistics do not know makes the planner scan the table for ``LIMIT 1``)."""
-        return True
+        """Whether any document carries the scope's tokens: one lookup in the GIN index.
+
+        The match is planned apart from the ``LIMIT`` (a materialised CTE): with the limit in
+        view, a token the statistics do not know makes the planner scan the table for the
+        first row, which for a token no row carries is every row.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH m AS MATERIALIZED (SELECT 1 FROM {index.table} "  # noqa: S608
+                "WHERE vector @@ %s::tsquery) SELECT 1 FROM m LIMIT 1",
+                [self.scope_query(scope.tokens)],
+            )
+            return cursor.fetchone() is not None
 
     @staticmethod
     def _newest(run, windows: list[tuple[str, int]], recent: int) -> list[int]:
