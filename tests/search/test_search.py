@@ -106,6 +106,37 @@ def test_query_syntax_is_read_as_text(world, corpus, text, finds):
     assert found == refs(world.agent, " ".join(read(text).words))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "srv-print01.acme.local",
+        "10.20.0.15",
+        "rapport_final.pdf",
+        "\\\\files\\compta",
+        "jean.dupont@fournisseur.example",
+        "https://intranet.acme.test/conges",
+    ],
+)
+def test_a_host_an_address_or_a_file_name_finds_its_ticket(world, text):
+    """Typed as they appear in the text, whole or in part: on PostgreSQL too, whose parser
+    would otherwise keep each as one word the split query never matches."""
+    ticket = make_ticket(
+        desk=world.desk,
+        requester=world.requester,
+        title="Accès impossible",
+        description=f"Depuis ce matin, {text} ne répond plus.",
+    )
+    make_ticket(desk=world.desk, requester=world.requester, title="Accès lent", description="Lent.")
+    assert refs(world.agent, text) == [ticket.ref]
+    assert refs(world.agent, read(text).words[-1]) == [ticket.ref]
+
+
+def test_a_ticket_is_found_by_its_requesters_address(world):
+    requester = UserFactory(email="jeanne.roux@acme.test", display_name="Jeanne Roux")
+    ticket = make_ticket(desk=world.desk, requester=requester, title="Écran noir")
+    assert refs(world.agent, "jeanne.roux@acme.test") == [ticket.ref]
+
+
 @settings(
     max_examples=150,
     deadline=None,

@@ -113,6 +113,15 @@ PG_CONFIGS_SQL = [
     ),
 ]
 
+#: A text's words as the query reader sees them (``query.read``: letters and digits), so that
+#: an address, a host name, a file name or a version is indexed as the words a search for it
+#: is read as; PostgreSQL's parser would keep each whole ("srv01.acme.local").
+_PG_WORDS = """
+    CREATE OR REPLACE FUNCTION search_words(t text) RETURNS text AS $$
+        SELECT regexp_replace(coalesce(t, ''), '[[:punct:]]+', ' ', 'g')
+    $$ LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    """
+
 _PG_FUNCTION = f"""
     CREATE OR REPLACE FUNCTION search_document_vector() RETURNS trigger AS $$
     DECLARE
@@ -128,12 +137,12 @@ _PG_FUNCTION = f"""
             tokens := tokens || ARRAY[AGE_TOKENS];
         END IF;
         NEW.vector :=
-            setweight(to_tsvector('comptoir_simple', coalesce(NEW.ref, '')), 'A')
-            || setweight(to_tsvector(cfg, coalesce(NEW.title, '')), 'A')
-            || setweight(to_tsvector(cfg, coalesce(NEW.body, '')), 'B')
-            || setweight(to_tsvector('comptoir_simple', coalesce(NEW.people, '')), 'B')
+            setweight(to_tsvector('comptoir_simple', search_words(NEW.ref)), 'A')
+            || setweight(to_tsvector(cfg, search_words(NEW.title)), 'A')
+            || setweight(to_tsvector(cfg, search_words(NEW.body)), 'B')
+            || setweight(to_tsvector('comptoir_simple', search_words(NEW.people)), 'B')
             || (SELECT array_to_tsvector(coalesce(array_agg('!' || lexeme), '{{}}'))
-                FROM unnest(to_tsvector(cfg, coalesce(NEW.notes, ''))))
+                FROM unnest(to_tsvector(cfg, search_words(NEW.notes))))
             || array_to_tsvector(tokens);
         RETURN NEW;
     END $$ LANGUAGE plpgsql
@@ -145,7 +154,7 @@ def pg_setup() -> list[str]:
     age_tokens = ", ".join(
         f"'{age_token(level, '')}' || (NEW.ticket_id / {size})" for level, size in enumerate(AGES)
     )
-    return [*PG_CONFIGS_SQL, _PG_FUNCTION.replace("AGE_TOKENS", age_tokens)]
+    return [*PG_CONFIGS_SQL, _PG_WORDS, _PG_FUNCTION.replace("AGE_TOKENS", age_tokens)]
 
 
 def pg_install(index: Index) -> list[str]:
@@ -168,9 +177,12 @@ def pg_uninstall(index: Index) -> list[str]:
     ]
 
 
-def refresh(connection) -> None:
+def refresh(connection, *, vendors: tuple[str, ...] = ("sqlite", "postgresql")) -> None:
     """Index every document again in the layout ``install`` makes (an upgrade that changes it):
-    the FTS5 tables made again from their documents, the vectors computed again."""
+    the FTS5 tables made again from their documents, the vectors computed again; on the
+    databases of ``vendors`` only (an upgrade that changes one engine's layout)."""
+    if connection.vendor not in vendors:
+        return
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             for index in INDEXES:
