@@ -158,7 +158,19 @@ class SqliteBackend:
 
 
 class PostgresBackend:
+    """One per search: it keeps what the search asks more than once (each query's text, the
+    newest id), which the database would otherwise be asked again for each pass."""
+
+    def __init__(self) -> None:
+        self._queries: dict[tuple[Words, bool], str] = {}
+        self._newest_id: dict[str, int] = {}
+
     def tsquery(self, words: Words, staff_text: bool) -> str:
+        if (words, staff_text) not in self._queries:
+            self._queries[words, staff_text] = self._tsquery(words, staff_text)
+        return self._queries[words, staff_text]
+
+    def _tsquery(self, words: Words, staff_text: bool) -> str:
         """The query as ``tsquery`` text: each word in any of the three configurations (the
         last, a prefix, unstemmed), and with ``staff_text`` in the staff notes too (their
         lexemes are ``!word``: fulltext.py).
@@ -252,7 +264,7 @@ class PostgresBackend:
                 )
                 return [row[0] for row in cursor.fetchall()]
 
-            windows = self._windows(cursor, index) if recent else []
+            windows = self._windows(self._newest_id_of(cursor, index), index) if recent else []
             ids = self._newest(run, windows, recent) if recent else run("")
         if not ranked:
             return [(pk, 0.0) for pk in ids]
@@ -313,14 +325,20 @@ class PostgresBackend:
                     return ids
         return run("")
 
+    def _newest_id_of(self, cursor, index: Index) -> int:
+        """The newest id of ``index`` (once per search)."""
+        if index.table not in self._newest_id:
+            cursor.execute(f"SELECT max({index.key}) FROM {index.table}")  # noqa: S608
+            self._newest_id[index.table] = cursor.fetchone()[0] or 0
+        return self._newest_id[index.table]
+
     @staticmethod
-    def _windows(cursor, index: Index) -> list[tuple[str, int]]:
-        """The age windows of ``index``, smallest first, as ``tsquery`` text with the number
-        of rows they span; the last is every row (empty). Only tickets carry age tokens."""
+    def _windows(newest: int, index: Index) -> list[tuple[str, int]]:
+        """The age windows of ``index`` whose newest id is ``newest``, smallest first, as
+        ``tsquery`` text with the number of rows they span; the last is every row (empty).
+        Only tickets carry age tokens."""
         if index.table != TICKETS.table:
             return [("", 0)]
-        cursor.execute(f"SELECT max({index.key}) FROM {index.table}")  # noqa: S608
-        newest = cursor.fetchone()[0] or 0
         windows = []
         for level, size in enumerate(fulltext.AGES):
             bucket = newest // size

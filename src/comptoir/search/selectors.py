@@ -41,7 +41,7 @@ from comptoir.tickets.selectors import (
 )
 
 #: Matches ranked, per kind: the newest this many that the searcher may see (see backends).
-RANKED = 500
+RANKED = 200
 #: Rows the full-text step hands to the visibility step, per kind.
 CANDIDATES = 1000
 
