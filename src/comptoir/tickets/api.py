@@ -332,6 +332,22 @@ def list_attachments(request: HttpRequest, ref: str):
     ]
 
 
+def uploads_of(files: list[UploadedFile]) -> list[services.Upload]:
+    """The parts of a multipart ``file`` field as uploads, refused when there are none or one
+    has no content (the attachment endpoints of tickets and articles)."""
+    if not files:
+        raise DomainError(
+            ErrorCode.ATTACHMENT_MISSING, "Send at least one file in the 'file' field."
+        )
+    if any(f.file is None for f in files):
+        raise DomainError(ErrorCode.ATTACHMENT_MISSING, "A file part has no content.")
+    return [
+        services.Upload(stream=f.file, name=f.name, declared_type=f.content_type, size=f.size)
+        for f in files
+        if f.file is not None
+    ]
+
+
 @router.post(
     "/{ref}/attachments", response={201: list[AttachmentOut], **ERRORS}, summary="Attach files"
 )
@@ -342,17 +358,7 @@ def add_attachments(
     public: Form[bool] = True,
 ):
     actor = actor_of(request)
-    if not file:
-        raise DomainError(
-            ErrorCode.ATTACHMENT_MISSING, "Send at least one file in the 'file' field."
-        )
-    if any(f.file is None for f in file):
-        raise DomainError(ErrorCode.ATTACHMENT_MISSING, "A file part has no content.")
-    uploads = [
-        services.Upload(stream=f.file, name=f.name, declared_type=f.content_type, size=f.size)
-        for f in file
-        if f.file is not None
-    ]
+    uploads = uploads_of(file)
     with transaction.atomic():
         ticket = selectors.get_ticket_for(actor, ref, for_update=True)
         created = services.add_attachments(

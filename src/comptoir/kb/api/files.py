@@ -8,10 +8,10 @@ from ninja import File, Status
 from ninja.files import UploadedFile
 
 from comptoir.core.api import actor_of
-from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.kb import selectors, services
 from comptoir.kb.api._common import ERRORS, download, router
 from comptoir.kb.schemas import ArticleAttachmentOut, attachment_out
+from comptoir.tickets.api import uploads_of
 
 
 @router.get(
@@ -31,17 +31,7 @@ def list_attachments(request: HttpRequest, article_id: int):
 )
 def add_attachments(request: HttpRequest, article_id: int, file: File[list[UploadedFile]]):
     actor = actor_of(request)
-    if not file:
-        raise DomainError(
-            ErrorCode.ATTACHMENT_MISSING, "Send at least one file in the 'file' field."
-        )
-    if any(f.file is None for f in file):
-        raise DomainError(ErrorCode.ATTACHMENT_MISSING, "A file part has no content.")
-    uploads = [
-        services.Upload(stream=f.file, name=f.name, declared_type=f.content_type, size=f.size)
-        for f in file
-        if f.file is not None
-    ]
+    uploads = uploads_of(file)
     with transaction.atomic():
         article = selectors.get_article_for(actor, article_id)
         created = services.add_article_attachments(actor=actor, article=article, uploads=uploads)
