@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from comptoir.accounts.models import Organisation
 from comptoir.core.actor import Actor
-from comptoir.search import fulltext, selectors
+from comptoir.search import fulltext, indexing, selectors
 from comptoir.search.models import PersonDocument, TicketDocument
 from comptoir.search.query import read
 from comptoir.tickets.services import add_comment, update_ticket
@@ -335,6 +335,22 @@ def test_a_requester_renamed_is_found_under_the_new_name_on_their_tickets(world)
     assert refs(world.agent, "bertrand") == [ticket.ref]
     assert refs(world.agent, "odile.bertrand@acme.test") == [ticket.ref]
     assert refs(world.agent, "martin") == []
+
+
+def test_a_requester_of_many_tickets_renamed_reaches_them_all_in_batches(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Past ``RENAME_BATCH`` tickets the save writes one batch and a job the rest (immediate
+    in tests), a batch per transaction."""
+    monkeypatch.setattr(indexing, "RENAME_BATCH", 2)
+    requester = UserFactory(email="alertes@acme.test", display_name="Supervision")
+    tickets = [make_ticket(desk=world.desk, requester=requester, title="Alerte") for _ in range(5)]
+    requester.display_name = "Centreon"
+    with django_capture_on_commit_callbacks(execute=True):
+        requester.save()
+        assert len(refs(world.agent, "centreon")) == 2  # the save's own batch
+    assert set(refs(world.agent, "centreon")) == {t.ref for t in tickets}
+    assert refs(world.agent, "supervision") == []
 
 
 # --- the query plan ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ A reply or a note adds its words to the ticket's document in one statement; any 
 to a ticket rebuilds its document from the ticket. People are indexed when their account is
 saved: accounts are changed by Django's own auth machinery (admin, sign-up, contacts), not by
 services that announce it; a new name or address reaches the documents of the person's tickets
-in the same save.
+in the same save (past ``RENAME_BATCH`` of them, in a background job).
 
 ``rebuild`` writes every document again in batches, keyed by id, with one query for the records
 and one for their replies per batch.
@@ -327,15 +327,25 @@ def index_people(user_ids: Iterable[int]) -> None:
 _UNSEARCHED = frozenset({"last_login", "password", "mail_notifications"})
 
 
-def requester_renamed(user: User) -> int:
+#: A rename reaches at most this many ticket documents in the save itself; more (a monitoring
+#: account's tickets) are written by a background job, this many per transaction.
+RENAME_BATCH = 1000
+
+
+def requester_renamed(user_id: int, *, limit: int | None = None) -> int:
     """Write a person's name and address into the documents of the tickets they requested,
-    where they differ (one statement, through the requester's index); return how many."""
-    people = requester_words(user.display_name, user.email)
-    return (
-        TicketDocument.objects.filter(requester_id=user.pk)
-        .exclude(people=people)
-        .update(people=people, indexed_at=timezone.now())
-    )
+    where they differ (through the documents' index on the requester), ``limit`` at most;
+    return how many were written."""
+    row = User.objects.filter(pk=user_id).values_list("display_name", "email").first()
+    if row is None:
+        return 0
+    people = requester_words(*row)
+    stale = TicketDocument.objects.filter(requester_id=user_id).exclude(people=people)
+    if limit is not None:
+        stale = TicketDocument.objects.filter(
+            pk__in=list(stale.order_by().values_list("pk", flat=True)[:limit])
+        )
+    return stale.update(people=people, indexed_at=timezone.now())
 
 
 def person_saved(
@@ -343,8 +353,11 @@ def person_saved(
 ) -> None:
     if raw or (update_fields and set(update_fields) <= _UNSEARCHED):
         return
-    if not created:
-        requester_renamed(instance)
+    if not created and requester_renamed(instance.pk, limit=RENAME_BATCH) == RENAME_BATCH:
+        from comptoir.search.tasks import rename_requester_task
+
+        user_id = instance.pk
+        transaction.on_commit(lambda: rename_requester_task(user_id))
     index_people([instance.pk])
 
 
