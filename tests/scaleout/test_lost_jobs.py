@@ -22,7 +22,7 @@ from comptoir.routing.models import Method, RoutingRule
 from comptoir.routing.tasks import route_unrouted_tickets_task
 from comptoir.sla import catch_up
 from comptoir.sla.models import SlaClock, SlaPolicy
-from comptoir.sla.tasks import sweep_clocks
+from comptoir.sla.tasks import refresh_ticket_clocks, sweep_clocks
 from comptoir.tickets import services
 from comptoir.tickets.models import EventKind, Ticket, TicketEvent
 from tests.factories import TeamFactory
@@ -149,6 +149,24 @@ def test_a_change_whose_clock_job_was_lost_is_caught_up(
     assert clock.state == "stopped" and clock.met
     run_sweeps(12)  # past the target: a resolved ticket is not breached
     assert not TicketEvent.objects.filter(ticket=ticket, kind=EventKind.SLA_BREACHED).exists()
+
+
+def test_the_catch_up_recomputes_only_the_tickets_whose_job_was_lost(
+    world, floor, lost_queue, django_capture_on_commit_callbacks
+):
+    lost = open_ticket(world, django_capture_on_commit_callbacks, title="Lost job")
+    ran = open_ticket(world, django_capture_on_commit_callbacks, title="Job ran")
+    refresh_ticket_clocks.call_local([ran.pk])  # a worker took this one's job
+    assert SlaClock.objects.filter(ticket=ran).exists()
+
+    later = timezone.now() + timedelta(minutes=2)
+    assert catch_up.catch_up_clocks(now=later) == 1  # the lost one only
+    assert SlaClock.objects.filter(ticket=lost).exists()
+
+    # Redis restarted empty: no mark, no note says a job ran, so both are recomputed.
+    notes = [catch_up._refreshed_key(ticket.pk) for ticket in (lost, ran)]
+    cache.delete_many([catch_up._mark_key(), *notes])
+    assert catch_up.catch_up_clocks(now=later) == 2
 
 
 def queue_reply(world, key: str) -> None:

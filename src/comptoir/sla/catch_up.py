@@ -11,6 +11,11 @@ its mark on. Recomputing is idempotent: a ticket whose job did run changes nothi
 The mark lives in the cache (Redis when there is one). When it is missing (first run, Redis
 restarted empty), the catch-up starts ``LOOKBACK`` ago: a restart of Redis, which loses its
 queued jobs, is made up within the next minutes.
+
+A job that did run says so in the cache too (``note_refreshed``: the ticket's ``updated_at``
+its recompute read), and the catch-up skips the tickets whose last change it covered, so that
+a ticket's clocks are not recomputed twice for one change. Without the note (Redis restarted,
+the note expired) the catch-up recomputes: it never skips on a guess.
 """
 
 from __future__ import annotations
@@ -41,8 +46,33 @@ def grace() -> timedelta:
     return timedelta(seconds=max(int(settings.COMPTOIR_CATCH_UP_AFTER_SECONDS), 0))
 
 
+#: The cache key of a ticket's note: the ``updated_at`` its job's recompute read.
+REFRESHED_KEY = "sla:clocks-refreshed:{queue}:{ticket}"
+
+
 def _mark_key() -> str:
     return MARK_KEY.format(queue=settings.HUEY.get("name", "comptoir"))
+
+
+def _refreshed_key(ticket_id: int) -> str:
+    return REFRESHED_KEY.format(queue=settings.HUEY.get("name", "comptoir"), ticket=ticket_id)
+
+
+def note_refreshed(ticket_id: int, seen: datetime | None) -> None:
+    """Say that the clocks of ``ticket_id`` are true as of its change at ``seen`` (its job
+    ran), for as long as the catch-up may look back."""
+    if seen is not None:
+        cache.set(_refreshed_key(ticket_id), seen, timeout=int(LOOKBACK.total_seconds()))
+
+
+def _noted(rows: list[tuple[int, datetime]]) -> set[int]:
+    """The tickets of ``rows`` whose job recomputed their clocks after their last change."""
+    notes = cache.get_many([_refreshed_key(pk) for pk, _ in rows])
+    return {
+        pk
+        for pk, updated_at in rows
+        if isinstance(seen := notes.get(_refreshed_key(pk)), datetime) and seen >= updated_at
+    }
 
 
 def _changed(since: datetime, until: datetime, batch: int) -> list[tuple[int, datetime]]:
@@ -59,7 +89,8 @@ def _changed(since: datetime, until: datetime, batch: int) -> list[tuple[int, da
 def catch_up_clocks(
     *, now: datetime | None = None, batch: int = 200, budget_seconds: float = 30.0
 ) -> int:
-    """Recompute the clocks of the tickets changed since the mark; returns how many tickets.
+    """Recompute the clocks of the tickets changed since the mark whose job did not; returns
+    how many tickets were recomputed.
 
     Works for ``budget_seconds`` at most; what is left waits for the next sweep.
     """
@@ -73,7 +104,10 @@ def catch_up_clocks(
     done = 0
     while True:
         rows = _changed(since, until, batch)
+        noted = _noted(rows)
         for ticket_id, _ in rows:
+            if ticket_id in noted:
+                continue
             try:
                 refresh_clocks(ticket_id, now=now)
             except Exception:  # one ticket's trouble never stops the others

@@ -196,6 +196,8 @@ def _wanted(ticket: Ticket, policies: list[SlaPolicy]) -> list[_Want]:
 class RefreshResult:
     clocks: list[SlaClock] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    #: The ticket's ``updated_at`` as the recompute read it: its clocks are true as of then.
+    seen: datetime | None = None
 
 
 def _next_check(
@@ -241,9 +243,9 @@ def _refresh(ticket_id: int, policies: list[SlaPolicy], now: datetime) -> Refres
         .filter(pk=ticket_id)
         .first()
     )
-    result = RefreshResult()
     if ticket is None:
-        return result
+        return RefreshResult()
+    result = RefreshResult(seen=ticket.updated_at)
     actor = sla_actor()
     steps = steps_of(ticket)
     existing = {

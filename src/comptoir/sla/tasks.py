@@ -34,6 +34,9 @@ def sweep_clocks() -> None:
 
 @db_task(retries=3, retry_delay=5)
 def refresh_ticket_clocks(ticket_ids: list[int]) -> None:
-    """Recompute the clocks of these tickets (after a change to them, a policy or a calendar)."""
+    """Recompute the clocks of these tickets (after a change to them, a policy or a calendar),
+    and say so to the catch-up, which then leaves them be."""
+    from comptoir.sla.catch_up import note_refreshed
+
     for ticket_id in ticket_ids:
-        refresh_clocks(ticket_id)
+        note_refreshed(ticket_id, refresh_clocks(ticket_id).seen)
