@@ -280,6 +280,23 @@ def test_notes_stay_hidden_from_an_agent_searching_as_a_requester(world):
     assert refs(world.agent, "confidential") == []
 
 
+def test_an_agent_who_asked_for_nothing_is_searched_in_their_desks_only(world, corpus):
+    """Their own requests are a second scope: asked first whether it holds any ticket (one
+    lookup), then never matched; once they have asked for something, it is."""
+    token = re.compile(rf"(?<![\w#])#?[rw]{world.agent.pk}\b")
+
+    def own_scope_statements(text: str) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            found = refs(world.agent, text)
+        assert found  # the desk's tickets
+        return [q["sql"] for q in captured.captured_queries if token.search(q["sql"])]
+
+    (lookup,) = own_scope_statements("réseau")
+    assert re.search(r"LIMIT 1\s*$", lookup)  # whether any ticket carries their tokens
+    make_ticket(desk=world.other_desk, requester=world.agent, title="Réseau du télétravail")
+    assert len(own_scope_statements("réseau")) > 1
+
+
 def test_found_words_are_marked_and_the_rest_escaped(world):
     make_ticket(
         desk=world.desk,

@@ -204,6 +204,8 @@ def _best_of(
     whether any document carries them (an agent who never asked for anything), as the
     expansion costs the same in a scope that holds no document.
     """
+    if len(scopes) > 1:  # a staff member's own requests: often none, and first asked so
+        scopes = [s for s in scopes if s.staff_text or not s.tokens or engine.holds(index, s)]
     exact = words.exact()
     passes: list[list[tuple[int, float]]] = []
     if exact is not None:  # ranked only if kept
