@@ -332,20 +332,22 @@ _UNSEARCHED = frozenset({"last_login", "password", "mail_notifications"})
 RENAME_BATCH = 1000
 
 
-def requester_renamed(user_id: int, *, limit: int | None = None) -> int:
+def requester_renamed(user_id: int, *, limit: int, after: int = 0) -> list[int]:
     """Write a person's name and address into the documents of the tickets they requested,
-    where they differ (through the documents' index on the requester), ``limit`` at most;
-    return how many were written."""
+    where they differ, ``limit`` at most, of tickets after ``after`` in id order (through the
+    documents' index on the requester); return the ids written."""
     row = User.objects.filter(pk=user_id).values_list("display_name", "email").first()
     if row is None:
-        return 0
+        return []
     people = requester_words(*row)
-    stale = TicketDocument.objects.filter(requester_id=user_id).exclude(people=people)
-    if limit is not None:
-        stale = TicketDocument.objects.filter(
-            pk__in=list(stale.order_by().values_list("pk", flat=True)[:limit])
-        )
-    return stale.update(people=people, indexed_at=timezone.now())
+    ids = list(
+        TicketDocument.objects.filter(requester_id=user_id, ticket_id__gt=after)
+        .exclude(people=people)
+        .order_by("ticket_id")
+        .values_list("ticket_id", flat=True)[:limit]
+    )
+    TicketDocument.objects.filter(pk__in=ids).update(people=people, indexed_at=timezone.now())
+    return ids
 
 
 def person_saved(
@@ -353,11 +355,12 @@ def person_saved(
 ) -> None:
     if raw or (update_fields and set(update_fields) <= _UNSEARCHED):
         return
-    if not created and requester_renamed(instance.pk, limit=RENAME_BATCH) == RENAME_BATCH:
+    written = [] if created else requester_renamed(instance.pk, limit=RENAME_BATCH)
+    if len(written) == RENAME_BATCH:
         from comptoir.search.tasks import rename_requester_task
 
-        user_id = instance.pk
-        transaction.on_commit(lambda: rename_requester_task(user_id))
+        user_id, after = instance.pk, written[-1]
+        transaction.on_commit(lambda: rename_requester_task(user_id, after))
     index_people([instance.pk])
 
 
