@@ -66,13 +66,11 @@ def note_refreshed(ticket_id: int, seen: datetime | None) -> None:
 
 
 def _noted(rows: list[tuple[int, datetime]]) -> set[int]:
-    """The tickets of ``rows`` whose job recomputed their clocks after their last change."""
+    """The tickets of ``rows`` whose job recomputed their clocks as of their last change: the
+    note holds that very ``updated_at`` (a job never reads a later one than the ticket has; an
+    earlier one is a change since)."""
     notes = cache.get_many([_refreshed_key(pk) for pk, _ in rows])
-    return {
-        pk
-        for pk, updated_at in rows
-        if isinstance(seen := notes.get(_refreshed_key(pk)), datetime) and seen >= updated_at
-    }
+    return {pk for pk, updated_at in rows if notes.get(_refreshed_key(pk)) == updated_at}
 
 
 def _changed(since: datetime, until: datetime, batch: int) -> list[tuple[int, datetime]]:
