@@ -214,6 +214,27 @@ def test_rebuild_in_large_batches_keeps_replies_notes_and_watchers(world):
     )
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="GIN pending lists")
+def test_searches_never_read_a_long_list_of_words_waiting_for_the_index(world, corpus):
+    """Each write adds its document's words to a pending list that every search reads until
+    it is moved into the index: the list is kept short, and a rebuild leaves it empty."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.reloptions FROM pg_class c WHERE c.relname = ANY(%s)",
+            [[f"{index.table}_vector" for index in fulltext.INDEXES]],
+        )
+        options = dict(cursor.fetchall())
+    assert options == {
+        f"{index.table}_vector": [f"gin_pending_list_limit={fulltext.PENDING_KB}"]
+        for index in fulltext.INDEXES
+    }
+    call_command("search", "rebuild", "--quiet", "--only", "tickets")
+    with connection.cursor() as cursor:  # the pages it moves into the index: none left
+        cursor.execute("SELECT gin_clean_pending_list('search_ticketdocument_vector')")
+        assert cursor.fetchone()[0] == 0
+    assert refs(world.agent, "vpn") == [corpus["vpn"].ref]
+
+
 def test_rebuild_drops_documents_of_records_gone(world, corpus):
     corpus["vpn"].delete()
     call_command("search", "rebuild", "--quiet", "--only", "tickets")

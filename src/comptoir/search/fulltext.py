@@ -157,11 +157,21 @@ def pg_setup() -> list[str]:
     return [*PG_CONFIGS_SQL, _PG_WORDS, _PG_FUNCTION.replace("AGE_TOKENS", age_tokens)]
 
 
+#: The most a GIN index's pending list may hold, in kB. A write adds its document's words to
+#: this list, and the next write past the limit moves them into the index; meanwhile every
+#: search reads the whole list. PostgreSQL's default, 4 MB (about a thousand ticket
+#: documents), cost each search 1.5 ms per match query, four of them per search; 256 kB costs
+#: each write about 0.3 ms more (docs/performance.md).
+PENDING_KB = 256
+
+
 def pg_install(index: Index) -> list[str]:
     table = index.table
     return [
         f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS vector tsvector",
-        f"CREATE INDEX IF NOT EXISTS {table}_vector ON {table} USING gin (vector)",
+        f"CREATE INDEX IF NOT EXISTS {table}_vector ON {table} USING gin (vector) "
+        f"WITH (gin_pending_list_limit = {PENDING_KB})",
+        f"ALTER INDEX {table}_vector SET (gin_pending_list_limit = {PENDING_KB})",
         f"DROP TRIGGER IF EXISTS {table}_vector ON {table}",
         f"CREATE TRIGGER {table}_vector BEFORE INSERT OR UPDATE OF language, "
         f"{', '.join(COLUMNS)} ON {table} "
@@ -194,6 +204,14 @@ def refresh(connection, *, vendors: tuple[str, ...] = ("sqlite", "postgresql")) 
             cursor.execute(statement)
         for index in INDEXES:
             cursor.execute(f"UPDATE {index.table} SET language = language")  # noqa: S608
+
+
+def settle(connection, index: Index) -> None:
+    """Move the words waiting in the GIN index's pending list into the index (PostgreSQL),
+    after many writes at once (a rebuild), so that searches do not read them one by one."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [f"{index.table}_vector"])
 
 
 def install(connection) -> None:

@@ -417,4 +417,6 @@ def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = No
     if kind == "people":
         records = records.filter(is_active=True)
     document_model.objects.filter(~Exists(records)).delete()
+    table = document_model._meta.db_table
+    fulltext.settle(connection, next(i for i in fulltext.INDEXES if i.table == table))
     return done
