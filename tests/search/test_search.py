@@ -495,6 +495,35 @@ def test_longer_words_are_looked_for_only_when_whole_words_do_not_fill_the_page(
     assert refs(world.agent, "zorb offline") == []  # only the last word is a prefix
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lexicon")
+def test_a_prefix_is_looked_for_as_the_words_it_starts(world, monkeypatch):
+    """The GIN index is asked for the longer words the lexicon knows, not for the prefix
+    (which would read whole the list of every word it starts); past ``EXPANSIONS`` of them,
+    for the prefix itself. A word that starts no longer one is not matched a second time."""
+    from comptoir.search import backends
+
+    make = lambda title: make_ticket(desk=world.desk, requester=world.requester, title=title)  # noqa: E731
+    zorblat, zorblatix, zorblatus = make("Zorblat"), make("Zorblatix"), make("Zorblatus d'Or")
+    zorb = [zorblatus.ref, zorblatix.ref, zorblat.ref]
+
+    def matches(text: str) -> tuple[list[str], list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            found = refs(world.agent, text, kinds=("ticket",))
+        return found, [q["sql"] for q in queries if "ORDER BY d.ticket_id" in q["sql"]]
+
+    found, sql = matches("zorb")
+    assert found == zorb
+    assert sql and not any(":*" in q for q in sql), sql
+    assert "zorblatix" in sql[-1] and "zorblatus" in sql[-1]
+    monkeypatch.setattr(backends, "EXPANSIONS", 2)
+    found, sql = matches("zorb")
+    assert found == zorb and ":*" in sql[-1]  # three words: the prefix itself
+    found, sql = matches("zorblatus")
+    assert found == [zorblatus.ref]
+    assert len(sql) == len(set(sql))  # the prefix adds no word: its queries are not run again
+    assert refs(world.agent, "zorbz") == []
+
+
 def test_without_filters_only_the_page_is_checked_and_refusals_are_skipped(world, monkeypatch):
     """Step 2 reads as many tickets as the page needs; a candidate the tickets' selector
     refuses (a stale copy in the index) is skipped, and the page is still full."""

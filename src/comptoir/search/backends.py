@@ -29,6 +29,9 @@ _TOKEN_WORD = re.compile(r"[A-Za-z0-9]+")
 #: A lexeme in ``tsquery`` text: quoted, a quote inside doubled.
 _LEXEME = re.compile(r"'((?:[^']|'')*)'")
 
+#: Longer words a prefix is looked for as, at most (``PostgresBackend._started``).
+EXPANSIONS = 64
+
 #: Columns a search that must not see staff notes may match.
 PUBLIC_COLUMNS = ("ref", "title", "body", "people")
 
@@ -159,11 +162,13 @@ class SqliteBackend:
 
 class PostgresBackend:
     """One per search: it keeps what the search asks more than once (each query's text, the
-    newest id), which the database would otherwise be asked again for each pass."""
+    newest id, each match's ids), which the database would otherwise be asked again for each
+    pass: a prefix that starts no longer word is its whole word's query again."""
 
     def __init__(self) -> None:
         self._queries: dict[tuple[Words, bool], str] = {}
         self._newest_id: dict[str, int] = {}
+        self._runs: dict[tuple[str, tuple], list[int]] = {}
 
     def tsquery(self, words: Words, staff_text: bool) -> str:
         if (words, staff_text) not in self._queries:
@@ -189,14 +194,40 @@ class PostgresBackend:
                 ],
             )
             rows = cursor.fetchall()
-        terms = []
-        for english, french, simple in rows:
-            if not english or not french:
-                continue
-            terms.append(self._either({v for v in (english, french, simple) if v}, staff_text))
+            terms = []
+            for word, (english, french, simple) in zip(words.words, rows, strict=True):
+                if not english or not french:
+                    continue
+                if simple and words.is_prefix(word):
+                    simple = self._started(cursor, simple)
+                terms.append(self._either({v for v in (english, french, simple) if v}, staff_text))
         if not terms:  # nothing but stop words: take them as they are
             terms = [self._either({simple}, staff_text) for _en, _fr, simple in rows if simple]
         return (" | " if words.any else " & ").join(terms)
+
+    @staticmethod
+    def _started(cursor, prefix: str) -> str:
+        """A prefix (``'webca':*``, from ``to_tsquery``) as the words of the lexicon it starts,
+        or'ed (``'webcam' | 'webcams'``): the GIN index intersects these like any word, where
+        the prefix itself makes it read every one of their lists whole. Past ``EXPANSIONS``
+        words, the prefix as it is. ``fulltext.LEXICON``."""
+        found = _LEXEME.match(prefix)
+        if found is None or not prefix.endswith(":*"):
+            return prefix
+        start = found.group(1).replace("''", "'")
+        cursor.execute(
+            f"SELECT word FROM {fulltext.LEXICON} WHERE word >= %s AND word < %s "  # noqa: S608
+            "ORDER BY word LIMIT %s",
+            [start, start[:-1] + chr(ord(start[-1]) + 1), EXPANSIONS + 1],
+        )
+        started = [row[0] for row in cursor.fetchall()]
+        if len(started) > EXPANSIONS:
+            return prefix
+        if not started:  # no document holds a word it starts: the word alone, found nowhere
+            return f"'{found.group(1)}'"
+        return " | ".join(
+            "'" + word.replace("\\", "\\\\").replace("'", "''") + "'" for word in started
+        )
 
     @staticmethod
     def _term(word: str, words: Words) -> str:
@@ -258,11 +289,11 @@ class PostgresBackend:
 
             def run(window: str) -> list[int]:
                 bounded = f"({query}) & ({window})" if window else query
-                cursor.execute(
-                    matched + (" LIMIT %s" if recent else ""),
-                    [bounded, *params, *([recent] if recent else [])],
-                )
-                return [row[0] for row in cursor.fetchall()]
+                arguments = (bounded, *params, *([recent] if recent else []))
+                if (matched, arguments) not in self._runs:
+                    cursor.execute(matched + (" LIMIT %s" if recent else ""), arguments)
+                    self._runs[matched, arguments] = [row[0] for row in cursor.fetchall()]
+                return self._runs[matched, arguments]
 
             windows = self._windows(self._newest_id_of(cursor, index), index) if recent else []
             ids = self._newest(run, windows, recent) if recent else run("")

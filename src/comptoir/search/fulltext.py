@@ -113,6 +113,14 @@ PG_CONFIGS_SQL = [
     ),
 ]
 
+#: Every word the PostgreSQL indexes hold (their lexemes, notes' and tokens' marks aside), kept
+#: by the trigger: a prefix is looked for as the words it starts (``backends.PostgresBackend``),
+#: which the GIN index intersects like any word. Asked for the prefix itself (``'webca':*``),
+#: it would read whole the list of every word the prefix starts, "webcam" in most tickets
+#: included, however few matches are kept. A word no document holds any more stays: looked for,
+#: it finds nothing. ``COLLATE "C"``: a prefix is a range of the primary key.
+LEXICON = "search_lexeme"
+
 #: A text's words as the query reader sees them (``query.read``: letters and digits), so that
 #: an address, a host name, a file name or a version is indexed as the words a search for it
 #: is read as; PostgreSQL's parser would keep each whole ("srv01.acme.local").
@@ -144,17 +152,37 @@ _PG_FUNCTION = f"""
             || (SELECT array_to_tsvector(coalesce(array_agg('!' || lexeme), '{{}}'))
                 FROM unnest(to_tsvector(cfg, search_words(NEW.notes))))
             || array_to_tsvector(tokens);
+        -- In order: two writers adding the same new words wait for each other, never in a ring.
+        INSERT INTO {LEXICON} (word)
+            SELECT DISTINCT ltrim(w, '!') FROM unnest(tsvector_to_array(NEW.vector)) w
+            WHERE w !~ '^#' ORDER BY 1
+            ON CONFLICT DO NOTHING;
         RETURN NEW;
     END $$ LANGUAGE plpgsql
     """
 
 
 def pg_setup() -> list[str]:
-    """The extension, the configurations and the trigger function (with ``AGES`` as it is)."""
+    """The extension, the configurations, the lexicon and the trigger function (with ``AGES``
+    as it is)."""
     age_tokens = ", ".join(
         f"'{age_token(level, '')}' || (NEW.ticket_id / {size})" for level, size in enumerate(AGES)
     )
-    return [*PG_CONFIGS_SQL, _PG_WORDS, _PG_FUNCTION.replace("AGE_TOKENS", age_tokens)]
+    return [
+        *PG_CONFIGS_SQL,
+        f'CREATE TABLE IF NOT EXISTS {LEXICON} (word text COLLATE "C" PRIMARY KEY)',
+        _PG_WORDS,
+        _PG_FUNCTION.replace("AGE_TOKENS", age_tokens),
+    ]
+
+
+def pg_fill_lexicon(index: Index) -> str:
+    """The words of ``index``'s vectors into the lexicon (an upgrade; the trigger keeps it)."""
+    return (
+        f"INSERT INTO {LEXICON} (word) SELECT DISTINCT ltrim(w, '!') "  # noqa: S608
+        f"FROM {index.table}, unnest(tsvector_to_array(vector)) w WHERE w !~ '^#' "
+        "ON CONFLICT DO NOTHING"
+    )
 
 
 #: The most a GIN index's pending list may hold, in kB. A write adds its document's words to
@@ -254,3 +282,5 @@ def uninstall(connection) -> None:
             )
             for statement in statements:
                 cursor.execute(statement)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"DROP TABLE IF EXISTS {LEXICON}")
