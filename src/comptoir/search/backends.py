@@ -56,11 +56,40 @@ def _where(where: str) -> str:
     return f" AND ({where})" if where else ""
 
 
+#: A large index's score: 1, plus these for each column holding every word (``boosted``).
+BOOSTS = (("ref", 10.0), ("title", 4.0), ("people", 2.0))
+
+
+def boosted(index: Index, words: Words, ids: list[int], limit: int) -> list[tuple[int, float]]:
+    """A large index's matches, best first: scored by the columns holding every word
+    (``BOOSTS``: reference, title, people), then the newest first.
+
+    Both engines' own scores read far more: BM25 first counts every row each word is in, over
+    the whole index; ``ts_rank`` reads each match's vector, from TOAST. These columns come
+    first in a document row and are short: read with the row, without the long text.
+    """
+    if not ids:
+        return []
+    marker = Marker(words)
+    scores: dict[int, float] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {index.key}, {', '.join(c for c, _ in BOOSTS)} "  # noqa: S608
+            f"FROM {index.table} WHERE {index.key} IN ({', '.join(['%s'] * len(ids))})",
+            ids,
+        )
+        for pk, *texts in cursor.fetchall():
+            scores[pk] = 1.0 + sum(
+                boost
+                for (_, boost), text in zip(BOOSTS, texts, strict=True)
+                if text and marker.holds(text, every=not words.any)
+            )
+    return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:limit]
+
+
 class SqliteBackend:
     #: bm25 weight of each column (ref, title, body, notes, people, scope).
     WEIGHTS = "10.0, 4.0, 1.0, 1.0, 2.0, 0.0"
-    #: A large index's score: 1, plus these for each column holding every word.
-    BOOSTS = (("ref", 10.0), ("title", 4.0), ("people", 2.0))
 
     def match(self, words: Words, scope: Scope, columns: tuple[str, ...] | None = None) -> str:
         columns = columns or (TEXT_COLUMNS if scope.staff_text else PUBLIC_COLUMNS)
@@ -87,9 +116,7 @@ class SqliteBackend:
 
         A small index is ranked by BM25. A large one is not: BM25 first counts every row each
         word is in, over the whole index, which at a million tickets costs ten times the
-        search. Its matches are scored instead by the columns holding every word
-        (``BOOSTS``: reference, title, people), read from their document rows; then the
-        newest first.
+        search. Its matches are scored instead by ``boosted``.
         """
         fts, table, key = index.fts, index.table, index.key
         arguments: list = [self.match(words, scope)]
@@ -132,32 +159,13 @@ class SqliteBackend:
     def rank(
         self, index: Index, words: Words, scope: Scope, found: list[tuple[int, float]], limit: int
     ) -> list[tuple[int, float]]:
-        """``found`` (from ``candidates``, not ``ranked``), best first.
-
-        A large index's matches are scored by ``BOOSTS``, from their document rows: those
-        columns come first in a row, so SQLite reads them without the pages of the long text.
-        A small index's are matched again, with BM25.
-        """
+        """``found`` (from ``candidates``, not ``ranked``), best first: a large index's by
+        ``boosted``, a small index's matched again, with BM25."""
         if not found:
             return []
         if not index.large:
             return self.candidates(index, words, scope, limit=limit, recent=len(found))
-        marker = Marker(words)
-        ids = [pk for pk, _ in found]
-        scores: dict[int, float] = {}
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {index.key}, {', '.join(c for c, _ in self.BOOSTS)} "  # noqa: S608
-                f"FROM {index.table} WHERE {index.key} IN ({', '.join(['%s'] * len(ids))})",
-                ids,
-            )
-            for pk, *texts in cursor.fetchall():
-                scores[pk] = 1.0 + sum(
-                    boost
-                    for (_, boost), text in zip(self.BOOSTS, texts, strict=True)
-                    if text and marker.holds(text, every=not words.any)
-                )
-        return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:limit]
+        return boosted(index, words, [pk for pk, _ in found], limit)
 
 
 class PostgresBackend:
@@ -299,7 +307,7 @@ class PostgresBackend:
             ids = self._newest(run, windows, recent) if recent else run("")
         if not ranked:
             return [(pk, 0.0) for pk in ids]
-        return self._ranked(index, words_query, ids, limit)
+        return self._ranked(index, words, words_query, ids, limit)
 
     def rank(
         self, index: Index, words: Words, scope: Scope, found: list[tuple[int, float]], limit: int
@@ -308,12 +316,19 @@ class PostgresBackend:
         if not found:
             return []
         ids = [pk for pk, _ in found]
-        return self._ranked(index, self.tsquery(words, scope.staff_text), ids, limit)
+        return self._ranked(index, words, self.tsquery(words, scope.staff_text), ids, limit)
 
     @staticmethod
-    def _ranked(index: Index, query: str, ids: list[int], limit: int) -> list[tuple[int, float]]:
+    def _ranked(
+        index: Index, words: Words, query: str, ids: list[int], limit: int
+    ) -> list[tuple[int, float]]:
+        """``ids`` best first: a large index's by ``boosted`` (``ts_rank`` would read each
+        one's vector from TOAST: 200 of them cost more than finding them), a small index's by
+        ``ts_rank``."""
         if not ids:
             return []
+        if index.large:
+            return boosted(index, words, ids, limit)
         table, key = index.table, index.key
         with connection.cursor() as cursor:
             cursor.execute(
