@@ -170,8 +170,9 @@ class SqliteBackend:
 
 class PostgresBackend:
     """One per search: it keeps what the search asks more than once (each query's text, the
-    newest id and the number of rows, each match's ids), which the database would otherwise be asked again for each
-    pass: a prefix that starts no longer word is its whole word's query again."""
+    newest id and the number of rows, each match's ids), which the database would otherwise
+    be asked again for each pass: a prefix that starts no longer word is its whole word's
+    query again."""
 
     def __init__(self) -> None:
         self._queries: dict[tuple[Words, bool], str] = {}
@@ -367,13 +368,13 @@ class PostgresBackend:
 
     @staticmethod
     def _newest(run, windows: list[tuple[str, int]], recent: int, estimate) -> list[int]:
-        """The newest ``recent`` matches: ``run`` over the smallest window the planner's
-        ``estimate`` of the share of rows that match says should hold them; if it holds fewer, over the
-        window the share it found says should; then over every row. Each query reads each
-        word's whole list in the index, so few are run: the estimate (the planner's
-        statistics of the words, within a factor of two at a million tickets, a planning
-        without an execution) spares the windows too small for a rare word's matches.
-        Twice the rows wanted are asked for, for safety."""
+        """The newest ``recent`` matches: ``run`` over the smallest window that should hold
+        them by the planner's ``estimate`` of the share of rows that match; if it holds fewer,
+        over the window the share it found says should; then over every row. Each query
+        reads each word's whole list in the index, so few are run: the estimate (the
+        planner's statistics of the words, within a factor of two at a million tickets, a
+        planning without an execution) spares the windows too small for a rare word's
+        matches. Twice the rows wanted are asked for, for safety."""
         *bounded, (_, rows) = windows
         if not bounded:
             return run("")
