@@ -140,6 +140,18 @@ def _write(model: Any, documents: list, scope_fields: list[str]) -> None:
         )
 
 
+def _rewrite(model: Any, documents: list) -> None:
+    """A batch's documents written again: the old ones deleted, then the new inserted, each
+    in key order. Not upserted: on SQLite, rewriting a row deletes it from the FTS5 index and
+    adds it back, and adding a row whose key is not above the last one written makes FTS5
+    write out its pending words first, a new segment per document and the merges that follow
+    (at a million tickets, 70 documents a second). In two passes it does so once a batch."""
+    if documents:
+        key = model._meta.pk.attname
+        model.objects.filter(pk__in=[getattr(d, key) for d in documents]).delete()
+        model.objects.bulk_create(sorted(documents, key=lambda d: getattr(d, key)))
+
+
 TICKET_SCOPE = ["desk_id", "requester_id", "organisation_id"]
 
 
@@ -391,7 +403,7 @@ def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = No
     halfway is finished by running it again. Documents whose record is gone are removed.
     """
     fulltext.ensure(connection)
-    model, document_model, build, scope = _KINDS[kind]
+    model, document_model, build, _scope = _KINDS[kind]
     total = model.objects.count()
     done = last = 0
     while True:
@@ -406,7 +418,7 @@ def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = No
         if kind == "people":
             criteria["is_active"] = True
         with transaction.atomic():
-            _write(document_model, build(criteria), scope)
+            _rewrite(document_model, build(criteria))
         done += len(ids)
         last = ids[-1]
         if progress:
