@@ -141,11 +141,10 @@ def _write(model: Any, documents: list, scope_fields: list[str]) -> None:
 
 
 def _rewrite(model: Any, documents: list) -> None:
-    """A batch's documents written again: the old ones deleted, then the new inserted, each
-    in key order. Not upserted: on SQLite, rewriting a row deletes it from the FTS5 index and
-    adds it back, and adding a row whose key is not above the last one written makes FTS5
-    write out its pending words first, a new segment per document and the merges that follow
-    (at a million tickets, 70 documents a second). In two passes it does so once a batch."""
+    """A batch's documents written again: the old ones deleted, then the new inserted in key
+    order. Not upserted row by row: on SQLite past half a million tickets that took 27–30 s
+    a batch of 2,000, against 0.7–1.6 s so (and replacing a row in place makes FTS5 write out
+    its pending words for each row, as its key is not above the last one written)."""
     if documents:
         key = model._meta.pk.attname
         model.objects.filter(pk__in=[getattr(d, key) for d in documents]).delete()
