@@ -12,6 +12,9 @@ subject and link to it, but stay out of the ticket's conversation: they are not 
 it, and their reply address is a notice's (``desk+IT-000042-notice@…``). An answer to one is
 recognised as such (``matching``) and kept as an internal note of its author when that is the
 desk's staff, so that it never reaches the requester.
+
+Mails about a person's account (a password reset, a sign-in link: ``queue_account_mail``) go
+through the same outbox: retried with backoff, listed in the admin, never sent twice.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from email.headerregistry import Address
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +327,29 @@ def queue_notice(notification_id: int) -> OutboundMessage | None:
     made = _write([row])
     mark_delivered([notice.pk])
     return made[0] if made else None
+
+
+def queue_account_mail(*, kind: str, key: str, to: str, subject: str, body: str) -> None:
+    """Write a mail about a person's account, asked for by that person, and send it soon.
+
+    It comes from ``DEFAULT_FROM_EMAIL``, belongs to no ticket and says it is automatic; like
+    every row, it is not sent to an address that bounces (anyone may type an address in the
+    form). ``key`` names the request, so that a job run again writes nothing more.
+    """
+    sender = settings.DEFAULT_FROM_EMAIL
+    row = OutboundMessage(
+        kind=kind,
+        key=key[:255],
+        from_address=sender,
+        to=[to.lower()],
+        subject=one_line(subject),
+        body=body,
+        message_id=new_message_id("account", parseaddr(sender)[1]),
+        auto_submitted="auto-generated",
+        next_attempt_at=timezone.now(),
+    )
+    with transaction.atomic():
+        _write([row])
 
 
 def valid_address(value: str) -> bool:

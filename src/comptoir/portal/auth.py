@@ -2,12 +2,14 @@
 
 Sign-in failures are counted per mail address and per IP (``core.web``); past the limit the
 form stops checking passwords until the window has passed. A reset request answers the same
-page whether or not the address is known, and the mail goes out from the worker, so neither
-the answer nor its timing tells which addresses exist.
+page whether or not the address is known, and the worker looks the address up and writes the
+mail to the outbox, so neither the answer nor its timing tells which addresses exist. When the
+job cannot be queued, the page says so (503) rather than promise a mail.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import forms
@@ -26,6 +28,8 @@ from comptoir.core.web import (
     record_signin_failure,
     signin_blocked,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class SignInForm(AuthenticationForm):
@@ -68,19 +72,33 @@ class SignInView(auth_views.LoginView):
         return {**super().get_context_data(**kwargs), "signin_links": offered()}
 
 
-class QueuedPasswordResetForm(PasswordResetForm):
-    """Hands the address to the worker, which sends the mail if an active account has it."""
+#: Said when the job that mails a link cannot be queued (Redis restarting…): nothing was sent.
+QUEUE_AWAY = _("No mail can be sent right now. Try again in a minute.")
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        from comptoir.portal.tasks import send_password_reset_task
 
-        send_password_reset_task(self.cleaned_data["email"])
+def _queued(task, email: str) -> bool:
+    """Hand ``email`` to the job that mails its link; False, logged, when the queue is away."""
+    try:
+        task(email)
+    except Exception:  # the queue's server is away: say so rather than claim a mail is coming
+        logger.exception("Could not queue %s", getattr(task, "name", task))
+        return False
+    return True
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    form_class = QueuedPasswordResetForm
+    """Hands the address to the worker, which writes the mail if an active account has it."""
+
     template_name = "core/auth/password_reset.html"
     success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        from comptoir.portal.tasks import send_password_reset_task
+
+        if not _queued(send_password_reset_task, form.cleaned_data["email"]):
+            form.add_error(None, QUEUE_AWAY)
+            return self.render_to_response(self.get_context_data(form=form), status=503)
+        return redirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
@@ -125,8 +143,10 @@ def ask_signin_link(request: HttpRequest) -> HttpResponse:
             status = 429
         else:
             record_signin_failure(email, ip)  # every request counts, so nobody floods a mailbox
-            send_signin_link_task(email)
-            return redirect("portal:signin_link_sent")
+            if _queued(send_signin_link_task, email):
+                return redirect("portal:signin_link_sent")
+            form.add_error(None, QUEUE_AWAY)
+            status = 503
     elif request.method == "POST":
         status = 422
     return render(request, "portal/auth/signin_link_ask.html", {"form": form}, status=status)
