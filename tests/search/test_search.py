@@ -531,6 +531,27 @@ def test_a_prefix_is_looked_for_as_the_words_it_starts(world, monkeypatch):
     assert refs(world.agent, "zorbz") == []
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lexicon")
+def test_an_upgrade_fills_the_lexicon_with_the_words_the_trigger_keeps(world):
+    """Migration ``search.0006`` fills the lexicon of an install that had none: with the same
+    words as the trigger writes, so that a prefix finds the same tickets before and after."""
+    ticket = make_ticket(desk=world.desk, requester=world.requester, title="Zorblat printer")
+    add_comment(
+        actor=Actor.for_user(world.agent), ticket=ticket, body="Toner chez Dactyl", public=False
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT word FROM {fulltext.LEXICON}")  # noqa: S608
+        kept = {row[0] for row in cursor.fetchall()}
+        cursor.execute(f"TRUNCATE {fulltext.LEXICON}")
+        for index in fulltext.INDEXES:
+            cursor.execute(fulltext.pg_fill_lexicon(index))
+        cursor.execute(f"SELECT word FROM {fulltext.LEXICON}")  # noqa: S608
+        filled = {row[0] for row in cursor.fetchall()}
+    assert {"zorblat", "printer", "dactyl"} <= kept  # a title's words, a note's without its mark
+    assert not any(word.startswith(("#", "!")) for word in kept)
+    assert filled == kept
+
+
 def test_without_filters_only_the_page_is_checked_and_refusals_are_skipped(world, monkeypatch):
     """Step 2 reads as many tickets as the page needs; a candidate the tickets' selector
     refuses (a stale copy in the index) is skipped, and the page is still full."""

@@ -121,6 +121,15 @@ PG_CONFIGS_SQL = [
 #: it finds nothing. ``COLLATE "C"``: a prefix is a range of the primary key.
 LEXICON = "search_lexeme"
 
+
+def _lexicon_words(vector: str) -> str:
+    """The words a vector gives the lexicon, as SQL: its lexemes, notes' mark taken off and
+    tokens (``#…``) left out; the trigger and the upgrade's fill both read them so."""
+    return (
+        f"SELECT ltrim(w, '!') AS word FROM unnest(tsvector_to_array({vector})) w WHERE w !~ '^#'"
+    )
+
+
 #: A text's words as the query reader sees them (``query.read``: letters and digits), so that
 #: an address, a host name, a file name or a version is indexed as the words a search for it
 #: is read as; PostgreSQL's parser would keep each whole ("srv01.acme.local").
@@ -156,10 +165,8 @@ _PG_FUNCTION = f"""
         -- find them); new ones in order: two writers adding the same new words wait for
         -- each other, never in a ring.
         INSERT INTO {LEXICON} (word)
-            SELECT DISTINCT x.w FROM (
-                SELECT ltrim(w, '!') AS w FROM unnest(tsvector_to_array(NEW.vector)) w
-                WHERE w !~ '^#') x
-            WHERE NOT EXISTS (SELECT 1 FROM {LEXICON} l WHERE l.word = x.w)
+            SELECT DISTINCT x.word FROM ({_lexicon_words("NEW.vector")}) x
+            WHERE NOT EXISTS (SELECT 1 FROM {LEXICON} l WHERE l.word = x.word)
             ORDER BY 1
             ON CONFLICT DO NOTHING;
         RETURN NEW;
@@ -184,8 +191,8 @@ def pg_setup() -> list[str]:
 def pg_fill_lexicon(index: Index) -> str:
     """The words of ``index``'s vectors into the lexicon (an upgrade; the trigger keeps it)."""
     return (
-        f"INSERT INTO {LEXICON} (word) SELECT DISTINCT ltrim(w, '!') "  # noqa: S608
-        f"FROM {index.table}, unnest(tsvector_to_array(vector)) w WHERE w !~ '^#' "
+        f"INSERT INTO {LEXICON} (word) SELECT DISTINCT x.word "  # noqa: S608
+        f"FROM {index.table} d, LATERAL ({_lexicon_words('d.vector')}) x "
         "ON CONFLICT DO NOTHING"
     )
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache
 from html import unescape
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
@@ -380,19 +380,25 @@ def person_saved(
 
 KINDS = ("tickets", "articles", "people")
 
-#: Per kind: the records, their documents, how a batch's documents are built, the columns
-#: visibility reads.
-_KINDS: dict[str, tuple[Any, Any, Callable[[dict[str, Any]], list[Any]], list[str]]] = {
-    "tickets": (Ticket, TicketDocument, _ticket_documents, TICKET_SCOPE),
-    "articles": (ArticleVariant, ArticleDocument, _article_documents, ARTICLE_SCOPE),
-    "people": (User, PersonDocument, _person_documents, PERSON_SCOPE),
+
+class _Kind(NamedTuple):
+    records: Any  # the model indexed
+    documents: Any  # its documents' model
+    build: Callable[[dict[str, Any]], list[Any]]  # a batch's documents, from record criteria
+    index: fulltext.Index
+
+
+_KINDS = {
+    "tickets": _Kind(Ticket, TicketDocument, _ticket_documents, fulltext.TICKETS),
+    "articles": _Kind(ArticleVariant, ArticleDocument, _article_documents, fulltext.ARTICLES),
+    "people": _Kind(User, PersonDocument, _person_documents, fulltext.PEOPLE),
 }
 
 Progress = Callable[[str, int, int], None]
 
 
 def count(kind: str) -> int:
-    return _KINDS[kind][0].objects.count()
+    return _KINDS[kind].records.objects.count()
 
 
 def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = None) -> int:
@@ -402,7 +408,7 @@ def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = No
     halfway is finished by running it again. Documents whose record is gone are removed.
     """
     fulltext.ensure(connection)
-    model, document_model, build, _scope = _KINDS[kind]
+    model, document_model, build, index = _KINDS[kind]
     total = model.objects.count()
     done = last = 0
     while True:
@@ -428,6 +434,5 @@ def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = No
     if kind == "people":
         records = records.filter(is_active=True)
     document_model.objects.filter(~Exists(records)).delete()
-    table = document_model._meta.db_table
-    fulltext.settle(connection, next(i for i in fulltext.INDEXES if i.table == table))
+    fulltext.settle(connection, index)
     return done
