@@ -385,7 +385,7 @@ class _Kind(NamedTuple):
     records: Any  # the model indexed
     documents: Any  # its documents' model
     build: Callable[[dict[str, Any]], list[Any]]  # a batch's documents, from record criteria
-    index: fulltext.Index
+    search_index: fulltext.Index
 
 
 _KINDS = {
