@@ -281,6 +281,22 @@ def test_the_conversation_is_chained_in_the_order_it_happened(world, box):
     assert reply.references.split() == ["asked@acme.test", ack.message_id]
 
 
+def test_a_long_conversation_names_its_latest_twenty_messages_oldest_first(world, box):
+    opened = receive(message(message_id="<asked@acme.test>"), mailbox=box).ticket
+    agent = Actor.for_user(world.agent)
+    for n in range(24):
+        tickets.add_comment(actor=agent, ticket=opened, body=f"Step {n}.")
+    sent = list(
+        OutboundMessage.objects.filter(ticket=opened).order_by("id").values_list("message_id")
+    )
+    earlier = ["asked@acme.test", *(mid for (mid,) in sent)]  # the acknowledgement, 24 replies
+    tickets.add_comment(actor=agent, ticket=opened, body="Done.")
+
+    last = OutboundMessage.objects.filter(ticket=opened).latest("id")
+    assert last.references.split() == earlier[-20:]
+    assert last.in_reply_to == earlier[-1]
+
+
 def test_an_internal_note_sends_nothing(world, box):
     opened = receive(message(), mailbox=box).ticket
     before = OutboundMessage.objects.count()

@@ -90,9 +90,8 @@ def mail_public_reply(event: ev.TicketCommented) -> None:
     comment = Comment.objects.select_related("author").filter(pk=event.comment_id).first()
     if comment is None or comment.author_id is None:
         return
-    ticket = Ticket.objects.select_related("desk", "requester", "merged_into").get(
-        pk=event.ticket_id
-    )
+    # Not ``merged_into``: a merged ticket takes no reply (``add_comment``).
+    ticket = Ticket.objects.select_related("desk", "requester").get(pk=event.ticket_id)
     if comment.author_id == ticket.requester_id:
         return
     people = [ticket.requester, *ticket.watchers.filter(is_active=True)]

@@ -24,15 +24,16 @@ import uuid
 from collections.abc import Iterable, Mapping
 from email.headerregistry import Address
 from email.utils import formataddr, parseaddr
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from comptoir.core.memo import RowCache
-from comptoir.core.sql import insert
+from comptoir.core.sql import column, insert, table
 from comptoir.mail import spool
 from comptoir.mail.matching import NOTICE_SUFFIX
 from comptoir.mail.models import (
@@ -47,7 +48,7 @@ from comptoir.mail.parsing import MessageTooLarge, UnreadableMessage, parse_mess
 from comptoir.mail.templates import LOCALES, desk_templates, one_line, render_mail, ticket_link
 from comptoir.notifications.models import Notification
 from comptoir.notifications.services import mark_delivered
-from comptoir.tickets.models import Ticket
+from comptoir.tickets.models import Comment, Ticket
 
 __all__ = [
     "LOCALES",
@@ -109,23 +110,43 @@ def new_message_id(ref: str, address: str) -> str:
     return f"{uuid.uuid4().hex}.{ref.lower()}@{domain}"
 
 
+#: How many of a ticket's earlier messages a mail's References name (the latest).
+THREAD = 20
+
+
+@cache
+def _thread_sql() -> str:
+    """The Message-IDs of a ticket's latest ``THREAD`` mails with the requester's side, newest
+    first: received (unless kept as an internal note) and sent (not the notices to agents).
+    Written out (``core.sql``): every reply and change the requester hears about runs it."""
+    i, o, c = table(InboundMessage), table(OutboundMessage), table(Comment)
+    received, sent = (
+        f"SELECT * FROM (SELECT i.{column(InboundMessage, 'received_at')} AS at, "  # noqa: S608
+        f"i.{column(InboundMessage, 'message_id')} AS mid FROM {i} i "
+        f"LEFT JOIN {c} c ON c.{column(Comment, 'id')} = i.{column(InboundMessage, 'comment')} "
+        f"WHERE i.{column(InboundMessage, 'ticket')} = %s "
+        f"AND i.{column(InboundMessage, 'message_id')} <> '' "
+        f"AND (c.{column(Comment, 'public')} IS NULL OR c.{column(Comment, 'public')} = %s) "
+        f"ORDER BY at DESC LIMIT {THREAD}) r",
+        f"SELECT * FROM (SELECT o.{column(OutboundMessage, 'created_at')} AS at, "  # noqa: S608
+        f"o.{column(OutboundMessage, 'message_id')} AS mid FROM {o} o "
+        f"WHERE o.{column(OutboundMessage, 'ticket')} = %s "
+        f"AND o.{column(OutboundMessage, 'kind')} <> %s "
+        f"ORDER BY o.{column(OutboundMessage, 'id')} DESC LIMIT {THREAD}) s",
+    )
+    return (
+        f"SELECT mid FROM ({received} UNION ALL {sent}) t "  # noqa: S608
+        f"ORDER BY at DESC, mid DESC LIMIT {THREAD}"
+    )
+
+
 def thread_of(ticket: Ticket) -> tuple[str, list[str]]:
     """(In-Reply-To, References) for the next mail about ``ticket``: its conversation so far
     with the requester's side (not the notices to agents, nor the mail kept as internal
-    notes)."""
-    received = (
-        InboundMessage.objects.filter(ticket=ticket)
-        .exclude(message_id="")
-        .exclude(comment__public=False)
-    )
-    sent = OutboundMessage.objects.filter(ticket=ticket).exclude(kind=MailKind.NOTIFICATION)
-    ids = sorted(
-        [
-            *received.values_list("received_at", "message_id"),
-            *sent.values_list("created_at", "message_id"),
-        ]
-    )
-    chain = [mid for _, mid in ids][-20:]
+    notes), its latest ``THREAD`` messages, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(_thread_sql(), [ticket.pk, True, ticket.pk, MailKind.NOTIFICATION.value])
+        chain = [mid for (mid,) in reversed(cursor.fetchall())]
     return (chain[-1] if chain else ""), chain
 
 
