@@ -26,6 +26,7 @@ from comptoir.accounts.models import User
 from comptoir.accounts.permissions import staff_desk_ids
 from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
+from comptoir.core.memo import RowCache
 from comptoir.desks.models import Desk
 from comptoir.kb.models import Article, ArticleVariant
 from comptoir.search import fulltext
@@ -181,9 +182,16 @@ def _ticket_scopes(actor: Actor, staff: set[int]) -> list[Scope]:
     return scopes
 
 
+#: Each desk's ticket counter, for ``_small_share``: a share moves slowly, and reading the
+#: desks cost each agent's search a statement (ADR 12 bounds how stale it may be).
+_DESK_COUNTS = RowCache("search.desk_counts")
+
+
 def _small_share(desk_ids: set[int]) -> bool:
     """Whether these desks hold under a tenth of the tickets (by their ticket counters)."""
-    counts = dict(Desk.objects.values_list("pk", "last_number"))
+    counts = (
+        _DESK_COUNTS.get("all", lambda: dict(Desk.objects.values_list("pk", "last_number"))) or {}
+    )
     total = sum(counts.values())
     return total > 0 and sum(counts.get(d, 0) for d in desk_ids) * 10 < total
 
