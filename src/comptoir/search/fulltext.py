@@ -171,6 +171,12 @@ _PG_FUNCTION = f"""
             ON CONFLICT DO NOTHING;
         RETURN NEW;
     END $$ LANGUAGE plpgsql
+    -- The lookup above is planned once per connection and kept. Planned on a lexicon that
+    -- was small then (a new install, a rebuild's first batch; the statistics not yet
+    -- gathered), it would read the whole lexicon for each document ever after, a cost that
+    -- grows with every word added: a rebuild fell to 100 tickets/s. One probe of the primary
+    -- key per word, whatever the statistics say.
+    SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
     """
 
 
