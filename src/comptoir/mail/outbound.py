@@ -115,7 +115,7 @@ THREAD = 20
 
 
 @cache
-def _thread_sql() -> str:
+def _thread_sql(vendor: str) -> str:
     """The Message-IDs of a ticket's latest ``THREAD`` mails with the requester's side, newest
     first: received (unless kept as an internal note) and sent (not the notices to agents).
     Written out (``core.sql``): every reply and change the requester hears about runs it."""
@@ -145,7 +145,10 @@ def thread_of(ticket: Ticket) -> tuple[str, list[str]]:
     with the requester's side (not the notices to agents, nor the mail kept as internal
     notes), its latest ``THREAD`` messages, oldest first."""
     with connection.cursor() as cursor:
-        cursor.execute(_thread_sql(), [ticket.pk, True, ticket.pk, MailKind.NOTIFICATION.value])
+        cursor.execute(
+            _thread_sql(connection.vendor),
+            [ticket.pk, True, ticket.pk, MailKind.NOTIFICATION.value],
+        )
         chain = [mid for (mid,) in reversed(cursor.fetchall())]
     return (chain[-1] if chain else ""), chain
 

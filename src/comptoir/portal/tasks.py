@@ -26,7 +26,9 @@ def _request_key(kind: str, task, user_id: int) -> str:
 class _OutboxPasswordResetForm(PasswordResetForm):
     """Django's reset mail, in the person's language, written to the outbox instead of sent."""
 
-    task = None
+    def __init__(self, *args: Any, task: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.task = task  # the job that writes the mail: its id keys the outbox row
 
     def send_mail(
         self,
@@ -56,10 +58,9 @@ def send_password_reset_task(email: str, task=None) -> None:
 
     Asking twice sends a second link; both work until one is used.
     """
-    form = _OutboxPasswordResetForm({"email": email})
+    form = _OutboxPasswordResetForm({"email": email}, task=task)
     if not form.is_valid():
         return
-    form.task = task
     base = urlsplit(settings.COMPTOIR_BASE_URL)
     form.save(
         domain_override=base.netloc,
