@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -308,15 +309,15 @@ def dj_generate(tickets: int, articles: int, seed: int = 7, batch: int = 20_000)
     }
 
 
-def dj_rebuild() -> dict[str, Any]:
+def dj_rebuild(jobs: int = 1) -> dict[str, Any]:
     from django.db import connection
 
     from comptoir.search import indexing
 
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"jobs": jobs}
     for kind in indexing.KINDS:
         began = time.perf_counter()
-        done = indexing.rebuild(kind, batch_size=5000)
+        done = indexing.rebuild(kind, batch_size=5000, jobs=jobs)
         seconds = time.perf_counter() - began
         figures[kind] = {
             "count": done,
@@ -477,7 +478,14 @@ def main() -> None:
         "--rebuild", action="store_true", help="time the rebuild again on the kept data"
     )
     parser.add_argument("--quiet-wait", type=float, default=120)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="rebuild: connections writing at once (PostgreSQL; by default as the command's)",
+    )
     args = parser.parse_args()
+    if args.jobs is None:
+        args.jobs = min(os.cpu_count() or 1, 4) if args.database == "postgres" else 1
 
     folder = common.BENCH / "results" / "data" / f"search-{args.database}"
     marker = folder / "dataset.json"
@@ -497,7 +505,7 @@ def main() -> None:
         if args.rebuild:
             common.wait_quiet(args.quiet_wait)
             meter = common.CpuMeter(postgres=args.database == "postgres")
-            record["data"]["rebuild"] = common.django_call(THIS, "rebuild", target)
+            record["data"]["rebuild"] = common.django_call(THIS, "rebuild", target, jobs=args.jobs)
             record["data"]["rebuild_cpu"] = meter.stop()
             marker.write_text(json.dumps(record["data"]))
     else:
@@ -509,14 +517,14 @@ def main() -> None:
         say("rebuilding the search index (indexing.rebuild, what `comptoir search rebuild` runs)…")
         common.wait_quiet(args.quiet_wait)
         meter = common.CpuMeter(postgres=args.database == "postgres")
-        made["rebuild"] = common.django_call(THIS, "rebuild", target)
+        made["rebuild"] = common.django_call(THIS, "rebuild", target, jobs=args.jobs)
         made["rebuild_cpu"] = meter.stop()
         marker.write_text(json.dumps(made))
         record["data"] = made
     rebuild = record["data"]["rebuild"]["tickets"]
     say(
         f"rebuild: {rebuild['count']:,} tickets in {rebuild['seconds']} s, "
-        f"{rebuild['per_s']:,} tickets/s"
+        f"{rebuild['per_s']:,} tickets/s ({record['data']['rebuild'].get('jobs', 1)} jobs)"
     )
     queries = make_queries(args.queries, args.seed)
     common.wait_quiet(args.quiet_wait)

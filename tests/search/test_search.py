@@ -6,7 +6,7 @@ import io
 import re
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
@@ -212,6 +212,48 @@ def test_rebuild_in_large_batches_keeps_replies_notes_and_watchers(world):
     assert TicketDocument.objects.get(ticket_id=tickets[30].pk).scope.endswith(
         f"w{world.colleague.pk}"
     )
+
+
+def _documents() -> dict[int, tuple]:
+    return {
+        d.ticket_id: (d.title, d.body, d.notes, d.people, d.scope)
+        for d in TicketDocument.objects.all()
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="several connections at once")
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_in_several_jobs_writes_every_document_once(world):
+    """Each job writes its own run of ids on its own connection; together they write what
+    one job writes, no ticket missed or written twice."""
+    agent = Actor.for_user(world.agent)
+    tickets = [
+        make_ticket(desk=world.desk, requester=world.requester, title=f"Dock {n}")
+        for n in range(23)
+    ]
+    add_comment(actor=agent, ticket=tickets[0], body="Replaced the dock.")
+    add_comment(actor=agent, ticket=tickets[22], body="Firmware flashed.", public=False)
+    tickets[11].watchers.add(world.colleague)
+    call_command("search", "rebuild", "--quiet", "--only", "tickets", "--jobs", "1")
+    expected = _documents()
+    assert len(expected) == 23 and "w" in expected[tickets[11].pk][-1]
+    TicketDocument.objects.all().delete()
+    out = io.StringIO()
+    call_command(
+        "search", "rebuild", "--only", "tickets", "--batch-size", "4", "--jobs", "3", stdout=out
+    )
+    assert _documents() == expected
+    assert out.getvalue().splitlines()[-1].startswith("tickets: 23 indexed in ")
+    assert refs(world.agent, "firmware") == [tickets[22].ref]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's single writer")
+def test_rebuild_in_several_jobs_is_refused_on_sqlite(world, corpus):
+    with pytest.raises(CommandError, match="--jobs above 1 needs PostgreSQL"):
+        call_command("search", "rebuild", "--quiet", "--jobs", "2")
+    with pytest.raises(CommandError, match="--jobs must be at least 1"):
+        call_command("search", "rebuild", "--quiet", "--jobs", "0")
+    assert TicketDocument.objects.count() == 4  # nothing was touched
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="GIN pending lists")

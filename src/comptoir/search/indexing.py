@@ -14,14 +14,16 @@ and one for their replies per batch.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cache
 from html import unescape
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -401,22 +403,92 @@ def count(kind: str) -> int:
     return _KINDS[kind].records.objects.count()
 
 
-def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = None) -> int:
+def rebuild(
+    kind: str, *, batch_size: int = 2000, progress: Progress | None = None, jobs: int = 1
+) -> int:
     """Write every document of ``kind`` again, in batches; return how many were written.
 
     Each batch commits on its own: searching goes on during a rebuild, and one interrupted
     halfway is finished by running it again. Documents whose record is gone are removed.
+
+    ``jobs`` > 1 (PostgreSQL only) splits the records into that many runs of ids, each written
+    by its own thread on its own connection: PostgreSQL's work per document (the vectors, the
+    GIN index, the lexicon) then runs on as many of its cores. SQLite writes one transaction
+    at a time, so more jobs there would only queue on its lock. Called inside a transaction,
+    a rebuild writes on that transaction's connection alone: other connections would not see
+    what it has not committed.
     """
+    if jobs > 1 and connection.vendor != "postgresql":
+        raise ValueError("A rebuild in several jobs needs PostgreSQL.")
+    if connection.in_atomic_block:
+        jobs = 1
     fulltext.ensure(connection)
-    model, document_model, build, index = _KINDS[kind]
+    model, document_model, _build, index = _KINDS[kind]
     total = model.objects.count()
-    done = last = 0
-    while True:
-        ids = list(
-            model.objects.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
+    tally = _Tally(kind, total, progress)
+    runs = _id_runs(model, total, jobs)
+    if len(runs) == 1:
+        done = _rebuild_run(kind, runs[0], batch_size, tally)
+    else:
+        with ThreadPoolExecutor(len(runs), thread_name_prefix=f"rebuild-{kind}") as pool:
+            futures = [
+                pool.submit(_in_own_connection, _rebuild_run, kind, run, batch_size, tally)
+                for run in runs
+            ]
+            try:
+                done = sum(future.result() for future in futures)
+            finally:
+                tally.stopped.set()  # one job failed: the others stop at their next batch
+    # Documents whose record is gone, as an anti-join (``NOT IN`` a million ids is not hashed
+    # by PostgreSQL within the default memory, and then tests each row against the list).
+    records = model.objects.filter(pk=OuterRef(document_model._meta.pk.attname))
+    if kind == "people":
+        records = records.filter(is_active=True)
+    document_model.objects.filter(~Exists(records)).delete()
+    fulltext.settle(connection, index)
+    return done
+
+
+class _Tally:
+    """The documents written so far by all of a rebuild's jobs, reported to ``progress``."""
+
+    def __init__(self, kind: str, total: int, progress: Progress | None) -> None:
+        self.kind, self.total, self.progress = kind, total, progress
+        self.done = 0
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+
+    def add(self, count: int) -> None:
+        with self.lock:
+            self.done += count
+            if self.progress:
+                self.progress(self.kind, self.done, self.total)
+
+
+def _id_runs(model: Any, total: int, jobs: int) -> list[tuple[int, int | None]]:
+    """``jobs`` runs of ids (after ``low``, up to ``high`` included; ``None``: no end) with
+    about as many records each, found by the ids at the cut points of the primary key."""
+    ids = model.objects.order_by("pk").values_list("pk", flat=True)
+    cuts: list[int] = []
+    for k in range(1, max(jobs, 1)):
+        at = k * total // jobs
+        cut = next(iter(ids[at : at + 1]), None)
+        if cut is not None and (not cuts or cut > cuts[-1]):
+            cuts.append(cut)
+    lows = [0, *cuts]
+    return [(low, high) for low, high in zip(lows, [*cuts, None], strict=True)]
+
+
+def _rebuild_run(kind: str, run: tuple[int, int | None], batch_size: int, tally: _Tally) -> int:
+    """Write the documents of one run of ids, a batch per transaction."""
+    model, document_model, build, _index = _KINDS[kind]
+    last, high = run
+    done = 0
+    while not tally.stopped.is_set():
+        records = model.objects.filter(pk__gt=last)
+        if high is not None:
+            records = records.filter(pk__lte=high)
+        ids = list(records.order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not ids:
             break
         criteria: dict[str, Any] = {"pk__gte": ids[0], "pk__lte": ids[-1]}
@@ -426,13 +498,13 @@ def rebuild(kind: str, *, batch_size: int = 2000, progress: Progress | None = No
             _rewrite(document_model, build(criteria))
         done += len(ids)
         last = ids[-1]
-        if progress:
-            progress(kind, done, total)
-    # Documents whose record is gone, as an anti-join (``NOT IN`` a million ids is not hashed
-    # by PostgreSQL within the default memory, and then tests each row against the list).
-    records = model.objects.filter(pk=OuterRef(document_model._meta.pk.attname))
-    if kind == "people":
-        records = records.filter(is_active=True)
-    document_model.objects.filter(~Exists(records)).delete()
-    fulltext.settle(connection, index)
+        tally.add(len(ids))
     return done
+
+
+def _in_own_connection(function: Callable[..., int], *args: Any) -> int:
+    """Run ``function`` in this (pool) thread, then close the connection Django opened for it."""
+    try:
+        return function(*args)
+    finally:
+        connections.close_all()
