@@ -515,8 +515,17 @@ def copied(seeded, postgresql) -> dict[str, Any]:
     """The seeded SQLite install copied into an empty PostgreSQL database."""
     url = postgresql.create()
     before = state(seeded)
+    indexed = documents_written(seeded)
     answer = comptoir(seeded, "db", "copy", "--to", url, "--batch-size", "7")
-    return {"url": url, "before": before, "stdout": answer.stdout}
+    return {"url": url, "before": before, "stdout": answer.stdout, "indexed": indexed}
+
+
+def documents_written(data_dir: Path) -> list[tuple]:
+    """When each of the SQLite install's ticket documents was last written."""
+    with closing(sqlite3.connect(data_dir / "comptoir.sqlite3")) as db:
+        return db.execute(
+            "SELECT ticket_id, indexed_at FROM search_ticketdocument ORDER BY ticket_id"
+        ).fetchall()
 
 
 def test_db_copy_moves_every_row_and_says_so(seeded, copied):
@@ -592,6 +601,13 @@ def test_db_copy_sets_the_sequences_past_the_copied_ids(seeded, copied, postgres
     assert made["ticket"] == made["highest"]["ticket"] + 1
     assert made["comment"] == made["highest"]["comment"] + 1
     assert made["ref"] == f"IT-{TICKETS + 2:06d}"
+
+
+def test_db_copy_rebuilds_search_on_the_target_and_leaves_the_source_alone(seeded, copied):
+    """The rebuild's jobs write on the target, each on a connection of its own, never on the
+    SQLite install being copied."""
+    assert "tickets: " in copied["stdout"] and " indexed in " in copied["stdout"]
+    assert documents_written(seeded) == copied["indexed"]
 
 
 def test_db_copy_leaves_search_working_on_postgresql(seeded, copied):

@@ -247,6 +247,27 @@ def test_rebuild_in_several_jobs_writes_every_document_once(world):
     assert refs(world.agent, "firmware") == [tickets[22].ref]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="several connections at once")
+@pytest.mark.django_db(transaction=True)
+def test_jobs_adding_the_same_new_words_at_once_never_deadlock(world):
+    """Each job's batch adds the lexicon words new to it. Added row by row, two batches that
+    share new words in opposite orders took them in a ring, and PostgreSQL killed one job with
+    "deadlock detected"; added once per statement, in order, one batch waits for the other."""
+    vocabulary = [f"zq{n:02d}x" for n in range(40)]
+    for n in range(80):  # the first job's rows take the words one way, the second's the other
+        word = vocabulary[n] if n < 40 else vocabulary[79 - n]
+        make_ticket(desk=world.desk, requester=world.requester, title=f"Rack {word}")
+    for attempt in range(5):
+        TicketDocument.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {fulltext.LEXICON} WHERE word LIKE 'zq%%'")  # noqa: S608
+        call_command(
+            "search", "rebuild", "--quiet", "--only", "tickets", "--batch-size", "40", "--jobs", "2"
+        )
+        assert TicketDocument.objects.count() == 80, attempt
+    assert len(refs(world.agent, "zq07x")) == 2
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's single writer")
 def test_rebuild_in_several_jobs_is_refused_on_sqlite(world, corpus):
     with pytest.raises(CommandError, match="--jobs above 1 needs PostgreSQL"):
@@ -530,7 +551,7 @@ def small_ages(monkeypatch):
     monkeypatch.setattr(fulltext, "AGES", (4, 16))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(fulltext.pg_setup()[-1])
+            cursor.execute(next(s for s in fulltext.pg_setup() if "search_document_vector()" in s))
 
 
 def test_the_newest_matches_are_ranked_and_old_ones_still_found(world, small_ages, monkeypatch):

@@ -161,15 +161,27 @@ _PG_FUNCTION = f"""
             || (SELECT array_to_tsvector(coalesce(array_agg('!' || lexeme), '{{}}'))
                 FROM unnest(to_tsvector(cfg, search_words(NEW.notes))))
             || array_to_tsvector(tokens);
-        -- Words it knows are skipped before the insert (half the cost of letting the insert
-        -- find them); new ones in order: two writers adding the same new words wait for
-        -- each other, never in a ring.
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql
+    """
+
+#: The lexicon's new words, once per statement (``written``: the rows it wrote, vectors
+#: computed). Words it knows are skipped before the insert (half the cost of letting the
+#: insert find them); the new ones of the whole statement go in one order. Two writers adding
+#: the same new words then wait for each other, never in a ring: added row by row, a
+#: statement writing many documents (a rebuild's batch) took its words in the order of its
+#: rows, and two such statements running at once deadlocked.
+_PG_LEXICON_FUNCTION = f"""
+    CREATE OR REPLACE FUNCTION search_lexicon_add() RETURNS trigger AS $$
+    BEGIN
         INSERT INTO {LEXICON} (word)
-            SELECT DISTINCT x.word FROM ({_lexicon_words("NEW.vector")}) x
+            SELECT x.word FROM (
+                SELECT DISTINCT w.word FROM written d, LATERAL ({_lexicon_words("d.vector")}) w
+            ) x
             WHERE NOT EXISTS (SELECT 1 FROM {LEXICON} l WHERE l.word = x.word)
             ORDER BY 1
             ON CONFLICT DO NOTHING;
-        RETURN NEW;
+        RETURN NULL;
     END $$ LANGUAGE plpgsql
     -- The lookup above is planned once per connection and kept. Planned on a lexicon that
     -- was small then (a new install, a rebuild's first batch; the statistics not yet
@@ -191,6 +203,7 @@ def pg_setup() -> list[str]:
         f'CREATE TABLE IF NOT EXISTS {LEXICON} (word text COLLATE "C" PRIMARY KEY)',
         _PG_WORDS,
         _PG_FUNCTION.replace("AGE_TOKENS", age_tokens),
+        _PG_LEXICON_FUNCTION,
     ]
 
 
@@ -222,13 +235,29 @@ def pg_install(index: Index) -> list[str]:
         f"CREATE TRIGGER {table}_vector BEFORE INSERT OR UPDATE OF language, "
         f"{', '.join(COLUMNS)} ON {table} "
         "FOR EACH ROW EXECUTE FUNCTION search_document_vector()",
+        # A trigger with the rows a statement wrote takes one event, and no column list.
+        *(
+            statement
+            for event in ("insert", "update")
+            for statement in (
+                f"DROP TRIGGER IF EXISTS {table}_words_{event} ON {table}",
+                f"CREATE TRIGGER {table}_words_{event} AFTER {event.upper()} ON {table} "
+                "REFERENCING NEW TABLE AS written "
+                "FOR EACH STATEMENT EXECUTE FUNCTION search_lexicon_add()",
+            )
+        ),
     ]
+
+
+def pg_triggers(index: Index) -> list[str]:
+    """The names of the triggers ``pg_install`` gives ``index``'s table."""
+    return [f"{index.table}_vector", f"{index.table}_words_insert", f"{index.table}_words_update"]
 
 
 def pg_uninstall(index: Index) -> list[str]:
     table = index.table
     return [
-        f"DROP TRIGGER IF EXISTS {table}_vector ON {table}",
+        *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name in pg_triggers(index)),
         f"ALTER TABLE {table} DROP COLUMN IF EXISTS vector",
     ]
 
@@ -287,12 +316,13 @@ def install(connection) -> None:
 def ensure(connection) -> None:
     """``install`` unless everything is already in place (a rebuild checks this first)."""
     if connection.vendor == "postgresql":
+        names = [name for index in INDEXES for name in pg_triggers(index)]
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_trigger WHERE tgname = ANY(%s) AND NOT tgisinternal",
-                [[f"{index.table}_vector" for index in INDEXES]],
+                [names],
             )
-            if cursor.fetchone()[0] == len(INDEXES):
+            if cursor.fetchone()[0] == len(names):
                 return
     install(connection)
 

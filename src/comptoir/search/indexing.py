@@ -23,7 +23,7 @@ from functools import cache
 from html import unescape
 from typing import Any, NamedTuple
 
-from django.db import connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -432,7 +432,9 @@ def rebuild(
     else:
         with ThreadPoolExecutor(len(runs), thread_name_prefix=f"rebuild-{kind}") as pool:
             futures = [
-                pool.submit(_in_own_connection, _rebuild_run, kind, run, batch_size, tally)
+                pool.submit(
+                    _in_own_connection, connection.alias, _rebuild_run, kind, run, batch_size, tally
+                )
                 for run in runs
             ]
             try:
@@ -502,8 +504,13 @@ def _rebuild_run(kind: str, run: tuple[int, int | None], batch_size: int, tally:
     return done
 
 
-def _in_own_connection(function: Callable[..., int], *args: Any) -> int:
-    """Run ``function`` in this (pool) thread, then close the connection Django opened for it."""
+def _in_own_connection(alias: str, function: Callable[..., int], *args: Any) -> int:
+    """Run ``function`` in this (pool) thread on a connection of its own to the database
+    ``alias`` names, then close it. ``alias`` is the caller's default connection, which may
+    stand for another database in the caller's thread (``comptoir db copy`` rebuilds on its
+    target so): a new thread would otherwise get the configured default."""
+    if alias != DEFAULT_DB_ALIAS:
+        connections[DEFAULT_DB_ALIAS] = connections[alias]
     try:
         return function(*args)
     finally:
