@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -266,6 +268,31 @@ def test_jobs_adding_the_same_new_words_at_once_never_deadlock(world):
         )
         assert TicketDocument.objects.count() == 80, attempt
     assert len(refs(world.agent, "zq07x")) == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="several connections at once")
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_fails_stops_the_others_and_the_rebuild_says_why(world, monkeypatch):
+    for n in range(30):
+        make_ticket(desk=world.desk, requester=world.requester, title=f"Hub {n}")
+    TicketDocument.objects.all().delete()
+    from comptoir.tickets.models import Ticket
+
+    [(_, cut), _] = indexing._id_runs(Ticket, Ticket.objects.count(), 2)
+    failed, write = threading.Event(), indexing._rewrite
+
+    def rewrite(model, documents):
+        if min(d.ticket_id for d in documents) > cut:  # the second job: the disk is full
+            failed.set()
+            raise OSError("No space left on device")
+        failed.wait(5)
+        time.sleep(0.2)  # the rebuild has heard of the failure by now
+        write(model, documents)
+
+    monkeypatch.setattr(indexing, "_rewrite", rewrite)
+    with pytest.raises(OSError, match="No space left"):
+        indexing.rebuild("tickets", batch_size=2, jobs=2)
+    assert TicketDocument.objects.count() <= 4  # of the first job's 15: it stopped
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's single writer")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
 from functools import cache
 from html import unescape
@@ -438,9 +438,11 @@ def rebuild(
                 for run in runs
             ]
             try:
-                done = sum(future.result() for future in futures)
+                for future in as_completed(futures):
+                    future.result()  # the first job to fail raises here, at once
             finally:
-                tally.stopped.set()  # one job failed: the others stop at their next batch
+                tally.stopped.set()  # and the others stop at their next batch
+            done = sum(future.result() for future in futures)
     # Documents whose record is gone, as an anti-join (``NOT IN`` a million ids is not hashed
     # by PostgreSQL within the default memory, and then tests each row against the list).
     records = model.objects.filter(pk=OuterRef(document_model._meta.pk.attname))
