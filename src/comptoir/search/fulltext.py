@@ -178,17 +178,18 @@ _PG_LEXICON_FUNCTION = f"""
             SELECT x.word FROM (
                 SELECT DISTINCT w.word FROM written d, LATERAL ({_lexicon_words("d.vector")}) w
             ) x
-            WHERE NOT EXISTS (SELECT 1 FROM {LEXICON} l WHERE l.word = x.word)
+            WHERE (SELECT true FROM {LEXICON} l WHERE l.word = x.word) IS NULL
             ORDER BY 1
             ON CONFLICT DO NOTHING;
         RETURN NULL;
     END $$ LANGUAGE plpgsql
     -- The lookup above is planned once per connection and kept. Planned on a lexicon that
     -- was small then (a new install, a rebuild's first batch; the statistics not yet
-    -- gathered), it would read the whole lexicon for each document ever after, a cost that
-    -- grows with every word added: a rebuild fell to 100 tickets/s. One probe of the primary
-    -- key per word, whatever the statistics say.
-    SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
+    -- gathered), a join would read the whole lexicon for each word ever after (a scan, or
+    -- the whole index kept in memory and compared word by word), a cost that grows with
+    -- every word added: a rebuild fell to 100 tickets/s. A subquery per word, one probe of
+    -- the primary key, whatever the statistics say; and no compiling of the statement.
+    SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET jit = off
     """
 
 
