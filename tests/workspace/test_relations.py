@@ -281,3 +281,69 @@ def test_the_page_costs_the_same_queries_for_2_links_or_30(world, scene):
     page = client.get(f"/desk/t/{scene.ticket.ref}/").content.decode()
     assert _panel(page).count("data-related=") == 90
     assert many == few
+
+
+def test_another_desks_parent_child_and_link_show_only_once_the_agent_watches_them(world, scene):
+    """The related tickets are checked in hand: another desk's stay hidden, a watched one shows."""
+    root = Actor.for_user(world.superuser)
+    payroll = make_ticket(desk=world.other_desk, requester=world.outsider, title="Payroll run")
+    services.link_tickets(actor=root, ticket=scene.ticket, target=scene.hr, kind="parent")
+    services.link_tickets(actor=root, ticket=scene.ticket, target=payroll, kind="child")
+    services.link_tickets(actor=root, ticket=payroll, target=scene.ticket, kind="caused_by")
+    client = browser(world, "agent")
+    panel = _panel(client.get(f"/desk/t/{scene.ticket.ref}/").content.decode())
+    assert "A ticket of a desk you do not work." in panel
+    assert scene.hr.ref not in panel and payroll.ref not in panel and "Payroll run" not in panel
+
+    scene.hr.watchers.add(world.agent)
+    payroll.watchers.add(world.agent)
+    panel = _panel(client.get(f"/desk/t/{scene.ticket.ref}/").content.decode())
+    assert "A ticket of a desk you do not work." not in panel
+    assert scene.hr.ref in panel and "Payslip missing" in panel
+    assert panel.count("Payroll run") == 2  # as a child, and as the cause of this one
+
+
+def test_past_the_shown_children_the_visible_ones_fill_the_page_and_the_rest_are_counted(
+    world, scene
+):
+    from comptoir.workspace.selectors import CHILDREN_SHOWN, relations_of
+
+    hidden = [
+        make_ticket(desk=world.other_desk, requester=world.outsider, title=f"HR {n}")
+        for n in range(3)
+    ]
+    shown = [
+        make_ticket(desk=world.desk, requester=world.requester, title=f"IT {n}")
+        for n in range(CHILDREN_SHOWN + 2)
+    ]
+    Ticket.objects.filter(pk__in=[t.pk for t in hidden + shown]).update(parent=scene.ticket)
+
+    seen = relations_of(Actor.for_user(world.agent), scene.ticket)
+    assert [child.pk for child in seen.children] == [t.pk for t in shown[:CHILDREN_SHOWN]]
+    assert seen.more_children == 2  # the HR ones are neither listed nor counted
+    everything = relations_of(Actor.for_user(world.superuser), scene.ticket)
+    assert everything.children[:3] == hidden and everything.more_children == 5
+
+
+def test_past_the_shown_links_each_way_lists_the_visible_ones(world, scene, monkeypatch):
+    from comptoir.workspace import selectors
+
+    monkeypatch.setattr(selectors, "LINKS_SHOWN", 2)
+    root = Actor.for_user(world.superuser)
+    hr = [
+        make_ticket(desk=world.other_desk, requester=world.outsider, title=f"HR {n}")
+        for n in range(3)
+    ]
+    it = [
+        make_ticket(desk=world.desk, requester=world.requester, title=f"IT {n}") for n in range(3)
+    ]
+    for other in hr + it:
+        services.link_tickets(actor=root, ticket=scene.ticket, target=other, kind="related")
+    services.link_tickets(actor=root, ticket=it[0], target=scene.ticket, kind="caused_by")
+
+    links = selectors.relations_of(Actor.for_user(world.agent), scene.ticket).links
+    assert [(r.other.pk, r.outgoing) for r in links] == [
+        (it[0].pk, False),  # caused_by sorts before related
+        (it[0].pk, True),
+        (it[1].pk, True),
+    ]

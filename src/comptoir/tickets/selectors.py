@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
@@ -39,21 +41,38 @@ def can_see_ticket(actor: Actor, ticket: Ticket) -> bool:
     Reading one ticket by its reference then checking it costs a fraction of compiling and
     running the whole visibility filter; a test holds the two to the same answers.
     """
+    return ticket.pk in visible_among(actor, [ticket])
+
+
+def visible_among(actor: Actor, tickets: Iterable[Ticket]) -> set[int]:
+    """The ids of ``tickets`` (read with their desk, requester and organisation) that ``actor``
+    may see, by the rule of ``tickets_visible_to``; one query at most, for the watched ones."""
+    tickets = list(tickets)
     if actor.is_system or actor.is_superuser:
-        return True
+        return {ticket.pk for ticket in tickets}
     user = actor.user
     if user is None or not user.is_active:
-        return False
-    if ticket.requester_id == user.pk or is_staff_on(actor, ticket.desk_id):
-        return True
-    if (
-        user.organisation_id is not None
-        and ticket.organisation_id == user.organisation_id
-        and user.organisation is not None
-        and user.organisation.members_see_all_tickets
-    ):
-        return True
-    return Ticket.watchers.through.objects.filter(ticket_id=ticket.pk, user_id=user.pk).exists()
+        return set()
+    seen: set[int] = set()
+    others: list[int] = []
+    for ticket in tickets:
+        if (
+            ticket.requester_id == user.pk
+            or is_staff_on(actor, ticket.desk_id)
+            or (
+                user.organisation_id is not None
+                and ticket.organisation_id == user.organisation_id
+                and user.organisation is not None  # read once, then kept on the user
+                and user.organisation.members_see_all_tickets
+            )
+        ):
+            seen.add(ticket.pk)
+        else:
+            others.append(ticket.pk)
+    if others:
+        watched = Ticket.watchers.through.objects.filter(user_id=user.pk, ticket_id__in=others)
+        seen.update(watched.values_list("ticket_id", flat=True))
+    return seen
 
 
 def tickets_of_desk_for(actor: Actor, desk_id: int) -> QuerySet[Ticket]:
