@@ -172,9 +172,19 @@ def is_stale(article: Article, today: date) -> bool:
 
 def articles_of_ticket(actor: Actor | None, ticket: Ticket) -> QuerySet[Article]:
     """The articles linked to ``ticket`` that ``actor`` may read (the caller fetched the ticket
-    through ``tickets.selectors.get_ticket_for``)."""
-    linked = TicketArticle.objects.filter(ticket_id=ticket.pk).values("article_id")
-    return articles_visible_to(actor).filter(pk__in=linked).order_by("-updated_at", "-id")
+    through ``tickets.selectors.get_ticket_for``).
+
+    The links are read first, in a query that costs little to build: most tickets have none,
+    and then the visibility filter is neither compiled nor run.
+    """
+    linked = list(TicketArticle.objects.filter(ticket_id=ticket.pk).values_list("article_id"))
+    if not linked:
+        return Article.objects.none()
+    return (
+        articles_visible_to(actor)
+        .filter(pk__in=[article_id for (article_id,) in linked])
+        .order_by("-updated_at", "-id")
+    )
 
 
 def tickets_of_article(article: Article) -> QuerySet[TicketArticle]:

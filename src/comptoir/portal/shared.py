@@ -221,7 +221,8 @@ def describe(event: TicketEvent, ticket: Ticket) -> str:
 def timeline(actor: Actor, ticket: Ticket, *, internal: bool) -> list[Entry]:
     """The ticket's messages and changes in order; public ones only unless ``internal``.
 
-    Four queries whatever the length: events, comments, their files, the ticket's files.
+    Four queries at most whatever the length: the events, then the comments and their files
+    if an event names a message, then the ticket's files if an event or a message has one.
     """
     events = selectors.events_visible_to(actor, ticket)
     comments = selectors.comments_visible_to(actor, ticket)
@@ -232,10 +233,16 @@ def timeline(actor: Actor, ticket: Ticket, *, internal: bool) -> list[Entry]:
             comments.filter(public=True),
             files.filter(public=True),
         )
-    by_comment = {c.pk: c for c in comments}
-    by_id = {a.pk: a for a in files}
+    listed = list(events)
+    kinds = {event.kind for event in listed}
+    by_comment: dict[int, Comment] = {}
+    if kinds & {EventKind.COMMENTED, EventKind.NOTE_ADDED}:
+        by_comment = {c.pk: c for c in comments}
+    by_id: dict[int, Attachment] = {}
+    if EventKind.ATTACHMENT_ADDED in kinds or any(c.attachments.all() for c in by_comment.values()):
+        by_id = {a.pk: a for a in files}
     entries: list[Entry] = []
-    for event in events:
+    for event in listed:
         if event.kind in (EventKind.COMMENTED, EventKind.NOTE_ADDED):
             comment = by_comment.get(event.comment_id or 0)
             if comment is not None:
