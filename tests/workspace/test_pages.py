@@ -267,3 +267,42 @@ def test_the_list_pages_by_cursor(world, scene):
     assert link is not None
     second = client.get("/desk/?" + link.group(1).replace("&amp;", "&")).content.decode()
     assert second.count('class="ref"') == 5
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ("Nobody", "Critical", "In progress", "Overdue by", 'data-label="Requester"')),
+        ("fr", ("Personne", "Critique", "En cours", "En retard de", 'data-label="Demandeur"')),
+    ],
+)
+def test_each_row_of_the_list_says_its_ticket_in_the_readers_language(
+    world, scene, language, words
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    agent = Actor.for_user(world.agent)
+    services.assign_ticket(actor=agent, ticket=scene.ticket, agent=world.agent)
+    services.transition_ticket(actor=agent, ticket=scene.sibling, action="start")
+    Ticket.objects.filter(pk=scene.foreign.pk).update(
+        priority=1, sla_due_at=timezone.now() - timedelta(hours=3)
+    )
+    world.agent.locale = language
+    world.agent.save(update_fields=["locale"])
+    html = browser(world, "agent").get("/desk/", {"queue": "open"}).content.decode()
+    rows = {t.ref: _row(html, t.ref) for t in (scene.ticket, scene.sibling, scene.foreign)}
+    nobody, critical, started, overdue, label = words
+    assert world.agent.name in rows[scene.ticket.ref] and nobody not in rows[scene.ticket.ref]
+    assert f'href="/desk/t/{scene.ticket.ref}/"' in rows[scene.ticket.ref]
+    assert started in rows[scene.sibling.ref] and overdue not in rows[scene.sibling.ref]
+    assert critical in rows[scene.foreign.ref] and nobody in rows[scene.foreign.ref]
+    assert 'class="badge sla-breached" title="' in rows[scene.foreign.ref]
+    assert overdue in rows[scene.foreign.ref] and label in rows[scene.foreign.ref]
+    assert world.outsider.name in rows[scene.foreign.ref]
+
+
+def _row(html: str, ref: str) -> str:
+    start = html.index(f'value="{ref}"')
+    return html[start : html.index("</tr>", start)]

@@ -121,6 +121,8 @@ TEMPLATES = [
         },
     },
 ]
+# Select boxes written out in Python (the same HTML as Django's templates, a fraction of the time).
+FORM_RENDERER = "comptoir.core.forms_renderer.Renderer"
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'comptoir.sqlite3'}"

@@ -51,6 +51,7 @@ from comptoir.workspace.forms import (
     end_of_today,
 )
 from comptoir.workspace.presence import live_context
+from comptoir.workspace.rows import list_rows, row_query
 from comptoir.workspace.selectors import relations_of, saved_filters_of
 
 PAGE_SIZE = 50
@@ -173,7 +174,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     field, descending, is_dt = selectors.SORT_KEYS[matching.sort]
     try:
         rows, next_cursor = page(
-            selectors.with_list_relations(matching.tickets),
+            row_query(matching.tickets),
             sort=matching.sort,
             key=SortKey(field, descending, is_dt),
             cursor=matching.values.get("cursor"),
@@ -189,7 +190,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "matching_count": count_matching(matching.tickets) if next_cursor else 0,
         "matching_cap": ALL_MATCHING_CAP,
         "form": matching.form,
-        "tickets": rows,
+        "tickets": list_rows(rows),
         "next_cursor": next_cursor,
         "queue": matching.queue,
         "queues": QUEUE_CHOICES,
