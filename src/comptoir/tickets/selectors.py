@@ -87,10 +87,17 @@ def normalise_ref(ref: str) -> str:
 
 
 def get_ticket_for(actor: Actor, ref: str, *, for_update: bool = False) -> Ticket:
-    """The ticket ``ref`` if ``actor`` may see it; missing and forbidden raise the same NotFound."""
-    tickets = Ticket.objects.select_related(*_JOINED).prefetch_related(*_PREFETCHED)
+    """The ticket ``ref`` if ``actor`` may see it; missing and forbidden raise the same NotFound.
+
+    ``for_update`` locks its row for a change, and reads its other relations only when the
+    change uses them: on SQLite the whole write lock is held from here, and a reply or an
+    action needs few of what its answer would show.
+    """
+    tickets = Ticket.objects.select_related(*_JOINED)
     if for_update:
         tickets = tickets.select_for_update(of=("self",))
+    else:
+        tickets = tickets.prefetch_related(*_PREFETCHED)
     found = list(tickets.filter(ref=normalise_ref(ref)).order_by()[:1])  # unique: no ORDER BY
     ticket = found[0] if found else None
     if ticket is None or not can_see_ticket(actor, ticket):
@@ -233,6 +240,12 @@ def current_rating_of(ticket: Ticket) -> Rating | None:
     if ticket.resolved_at is None:
         return None
     return ticket.ratings.filter(resolved_at=ticket.resolved_at).first()
+
+
+def last_event_id(ticket: Ticket) -> int:
+    """The id of the last event of a ticket already read and checked (0 for none)."""
+    found = ticket.events.order_by("-id").values_list("id", flat=True)[:1]
+    return next(iter(found), 0)
 
 
 def ticket_pulse_for(actor: Actor, ref: str) -> tuple[Ticket, int]:

@@ -65,9 +65,8 @@ def _answer(
             messages.success(request, done)
         return redirect("workspace:ticket", ref=ref)
     current = selectors.get_ticket_for(actor, ref)
-    _head, last_event_id = selectors.ticket_pulse_for(actor, ref)
     context = {
-        **live_context(request, current, last_event_id, shown_state(current)),
+        **live_context(request, current, selectors.last_event_id(current), shown_state(current)),
         **relations_context(actor, current, done=done, error=error, **extra),
         "entries": timeline(actor, current, internal=True),
         "oob": True,

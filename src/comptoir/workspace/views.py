@@ -244,9 +244,8 @@ def ticket_context(
     typed: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the ticket's page shows, and what its partials need when redrawn alone."""
-    _head, last_event_id = selectors.ticket_pulse_for(actor, ticket.ref)
     return {
-        **live_context(request, ticket, last_event_id, shown_state(ticket)),
+        **live_context(request, ticket, selectors.last_event_id(ticket), shown_state(ticket)),
         "ticket": ticket,
         "entries": timeline(actor, ticket, internal=True),
         "form": form or CommentForm(),
