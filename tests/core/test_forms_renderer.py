@@ -1,9 +1,11 @@
-"""The select boxes written in Python print what Django's templates print, escaping included."""
+"""The widgets written in Python print what Django's templates print, escaping included."""
 
 from __future__ import annotations
 
 import pytest
 from django import forms
+from django.db.models import FileField
+from django.db.models.fields.files import FieldFile
 from django.forms.renderers import DjangoTemplates
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy, override
@@ -30,6 +32,78 @@ class Choices(forms.Form):
         ],
         widget=forms.Select(attrs={"data-x": 'a"b', "disabled": True, "hidden": False}),
     )
+
+
+HOSTILE = '"><script>alert(1)</script>'
+
+
+class ManyFiles(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class Inputs(forms.Form):
+    text = forms.CharField(widget=forms.TextInput(attrs={"maxlength": 20, "placeholder": HOSTILE}))
+    email = forms.EmailField(required=False)
+    number = forms.IntegerField(required=False)
+    hidden = forms.CharField(widget=forms.HiddenInput, required=False)
+    secret = forms.CharField(widget=forms.PasswordInput(render_value=True), required=False)
+    when = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    upload = forms.FileField(required=False)
+    upload_one = forms.FileField(required=False, widget=forms.FileInput)
+    uploads = forms.FileField(required=False, widget=ManyFiles)
+    agree = forms.BooleanField(required=False)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    visibility = forms.ChoiceField(
+        choices=[("reply", "Reply"), ("note", gettext_lazy("Note")), ("x", HOSTILE)],
+        widget=forms.RadioSelect(attrs={"class": "choices"}),
+    )
+    grouped = forms.ChoiceField(
+        choices=[("Team", [("a", "A"), ("b", "B")]), ("c", "C")],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    kinds = forms.MultipleChoiceField(
+        choices=[("incident", "Incident"), ("request", "Request")],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {
+            "text": HOSTILE,
+            "email": "a@b.example",
+            "number": "42",
+            "hidden": "<b>",
+            "secret": "s&cret",
+            "when": "2026-11-30",
+            "agree": "on",
+            "body": f"line one\n{HOSTILE}\n</textarea>",
+            "visibility": "note",
+            "grouped": "b",
+            "kinds": ["request"],
+        },
+        {"number": "many", "visibility": "nope", "kinds": ["nope"]},
+    ],
+)
+def test_every_input_text_area_and_choice_prints_what_the_templates_print(data):
+    form = Inputs(data or None)
+    for name in form.fields:
+        widget = form[name].field.widget
+        context = widget.get_context(name, form[name].value(), {"id": f"id_{name}"})
+        with override("fr"):
+            ours = Renderer().render(widget.template_name, context)
+            theirs = DjangoTemplates().render(widget.template_name, context)
+        assert ours == theirs, name
+        assert "<script>" not in ours
+
+
+def test_a_ticket_page_s_composer_escapes_what_was_typed():
+    html = str(Inputs({"body": "</textarea><script>x</script>"})["body"])
+    assert "<script>" not in html and "&lt;/textarea&gt;&lt;script&gt;" in html
 
 
 @pytest.mark.parametrize(
@@ -71,3 +145,23 @@ def test_a_select_with_an_option_template_of_its_own_is_left_to_the_templates():
     context = widget.get_context("pick", "a", {})
     assert Renderer().render(SELECT, context) == DjangoTemplates().render(SELECT, context)
     assert 'type="' in Renderer().render(SELECT, context)  # input_option.html's own markup
+
+
+def test_only_widgets_it_does_not_know_go_through_the_templates(monkeypatch):
+    through: list[str] = []
+    original = DjangoTemplates.render
+
+    def render(self, template_name, context, request=None):
+        through.append(template_name)
+        return original(self, template_name, context, request)
+
+    monkeypatch.setattr(DjangoTemplates, "render", render)
+    form = Inputs({"visibility": "note", "kinds": ["request"]})
+    for name in form.fields:
+        str(form[name])
+    assert through == []
+    with_a_file = forms.ClearableFileInput()
+    context = with_a_file.get_context("doc", FieldFile(None, FileField(), "doc.pdf"), {})
+    assert with_a_file.is_initial(context["widget"]["value"])
+    with_a_file.render("doc", FieldFile(None, FileField(), "doc.pdf"))
+    assert through == ["django/forms/widgets/clearable_file_input.html"]

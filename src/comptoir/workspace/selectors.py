@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
 from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
+from comptoir.core.lookups import any_row
 from comptoir.tickets import selectors as ticket_selectors
 from comptoir.tickets.models import Ticket, TicketLink
 from comptoir.tickets.selectors import visible_among
@@ -65,8 +66,9 @@ class Relations:
 def relations_of(actor: Actor, ticket: Ticket) -> Relations:
     """The parent, children and links of ``ticket`` that ``actor`` may see.
 
-    Three small queries whatever their number (parent, children, links both ways), plus one for
-    the watched tickets of another desk when there are any: the related tickets are read
+    Three statements written out ask whether it has children and links either way (most
+    tickets have none); then one small query each for its parent, children and links, plus one
+    for the watched tickets of another desk when there are any. The related tickets are read
     without the visibility filter, whose compiling cost more than the reads, and the rule is
     applied to them in hand (``visible_among``). Only past ``CHILDREN_SHOWN`` children or
     ``LINKS_SHOWN`` links does the filter go into the query, so that the page is filled with
@@ -78,11 +80,13 @@ def relations_of(actor: Actor, ticket: Ticket) -> Relations:
         if parent is not None and parent.pk in visible_among(actor, [parent]):
             found.parent = parent
         found.hidden_parent = found.parent is None
-    children = list(
-        Ticket.objects.filter(parent_id=ticket.pk)
-        .only(*_OTHER_FIELDS)
-        .order_by("id")[: CHILDREN_SHOWN + 1]
-    )
+    children = []
+    if any_row(Ticket, parent=ticket.pk):
+        children = list(
+            Ticket.objects.filter(parent_id=ticket.pk)
+            .only(*_OTHER_FIELDS)
+            .order_by("id")[: CHILDREN_SHOWN + 1]
+        )
     if len(children) > CHILDREN_SHOWN:  # many: let the query pick the visible ones and count
         visible = ticket_selectors.tickets_visible_to(actor).filter(parent_id=ticket.pk)
         children = list(visible.only(*_OTHER_FIELDS).order_by("id")[: CHILDREN_SHOWN + 1])
@@ -93,7 +97,9 @@ def relations_of(actor: Actor, ticket: Ticket) -> Relations:
         seen = visible_among(actor, children)
         children = [child for child in children if child.pk in seen]
     found.children = children
-    links = _links_of(ticket, None)
+    links = []
+    if any_row(TicketLink, source=ticket.pk) or any_row(TicketLink, target=ticket.pk):
+        links = _links_of(ticket, None)
     if len(links) > 2 * LINKS_SHOWN:
         links = _links_of(ticket, ticket_selectors.tickets_visible_to(actor).values("pk"))
     else:
