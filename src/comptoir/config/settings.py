@@ -142,6 +142,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, so two writers queue on the busy
     # timeout instead of failing with "database is locked" half-way through.
     # Each server thread keeps its connection: opening one runs the PRAGMAs below every time.
+    # Comptoir's backend queues the writers of every process on a file lock (ADR 15).
+    DATABASES["default"]["ENGINE"] = "comptoir.core.sqlite"
     DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"]["OPTIONS"] = {

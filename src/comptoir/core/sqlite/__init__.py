@@ -1,0 +1,1 @@
+"""Comptoir's SQLite backend: Django's, with its writers queued fairly (``base``)."""
