@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django import forms
 from django.db.models import FileField
@@ -21,6 +23,9 @@ class Choices(forms.Form):
             ("Europe", [("paris", "Paris"), ("lyon", "Lyon & Co")]),
             ("Elsewhere", [("nyc", "New York")]),
         ]
+    )
+    decimals = forms.ChoiceField(
+        choices=[("a", Decimal("1.5")), ("Rates", [("b", 2.25)])], required=False
     )
     numbers = forms.TypedChoiceField(choices=[(1, "One"), (2, "Two"), (None, "Unset")], coerce=int)
     many = forms.MultipleChoiceField(choices=[("x", "X"), ("y", "Y"), ("z", "Z")])
@@ -165,3 +170,9 @@ def test_only_widgets_it_does_not_know_go_through_the_templates(monkeypatch):
     assert with_a_file.is_initial(context["widget"]["value"])
     with_a_file.render("doc", FieldFile(None, FileField(), "doc.pdf"))
     assert through == ["django/forms/widgets/clearable_file_input.html"]
+
+
+def test_a_number_in_a_label_is_written_as_the_reader_writes_it():
+    with override("fr"):
+        html = str(Choices()["decimals"])
+    assert ">1,5</option>" in html and 'label="Rates"' in html and ">2,25</option>" in html

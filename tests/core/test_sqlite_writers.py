@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 from django.db.utils import ConnectionHandler
 
 
@@ -21,7 +21,7 @@ def database(tmp_path, django_db_blocker):
         yield from _database(tmp_path)
 
 
-def _database(tmp_path):
+def _database(tmp_path, create: bool = True):
     handler = ConnectionHandler(
         {
             "default": {
@@ -32,8 +32,9 @@ def _database(tmp_path):
         }
     )
     connection = handler["default"]
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE note (body TEXT)")
+    if create:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE note (body TEXT)")
     yield connection, tmp_path / "desk.sqlite3.writer"
     connection.close()
 
@@ -103,8 +104,7 @@ def test_a_writer_that_cannot_get_the_lock_in_time_is_refused_and_begins_nothing
 
 def test_a_waiting_writer_goes_in_within_milliseconds_of_the_lock_being_let_go(database):
     connection, lock = database
-    connection.settings_dict["OPTIONS"]["timeout"] = 5
-    connection.writer_lock = None  # read the longer timeout
+    connection.settings_dict["OPTIONS"]["timeout"] = 5  # read at the first transaction
     fd = os.open(lock, os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     let_go: list[float] = []
@@ -124,5 +124,68 @@ def test_a_waiting_writer_goes_in_within_milliseconds_of_the_lock_being_let_go(d
     finally:
         other.join()
         os.close(fd)
-    # SQLite's busy handler would still be asleep (25 to 100 ms between tries by then).
-    assert went_in - let_go[0] < 0.05
+    # SQLite's busy handler would likely still be asleep (25 to 100 ms between tries by then).
+    assert went_in - let_go[0] < 0.08
+
+
+@pytest.fixture
+def atomic(database, monkeypatch):
+    """``transaction.atomic()`` on the test's own database."""
+    connection, _lock = database
+    monkeypatch.setattr(transaction, "get_connection", lambda using=None: connection)
+    return transaction.atomic
+
+
+def test_nested_blocks_and_a_savepoint_rolled_back_keep_the_lock_to_the_outer_end(database, atomic):
+    connection, lock = database
+    with atomic():
+        _write(connection, "outer")
+        with pytest.raises(ValueError), atomic():
+            _write(connection, "inner, undone")
+            raise ValueError
+        assert not _free(lock)  # a savepoint's rollback is not the transaction's
+        with atomic():
+            _write(connection, "inner, kept")
+        assert not _free(lock)
+    assert _free(lock)
+    with pytest.raises(ValueError), atomic():
+        _write(connection, "all undone")
+        raise ValueError
+    assert _free(lock)
+    assert _bodies(connection) == ["outer", "inner, kept"]
+
+
+def test_the_threads_of_a_process_take_turns(tmp_path, django_db_blocker):
+    """Each thread has its own connection; one transaction at a time is open, never two."""
+    inside: list[int] = []
+    most: list[int] = [0]
+    guard = threading.Lock()
+    failures: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for connection, _lock in _database(tmp_path, create=False):
+                for _ in range(5):
+                    _begin(connection)
+                    with guard:
+                        inside.append(n)
+                        most[0] = max(most[0], len(inside))
+                    _write(connection, f"thread {n}")
+                    time.sleep(0.005)
+                    with guard:
+                        inside.remove(n)
+                    connection.commit()
+                    connection.set_autocommit(True)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    with django_db_blocker.unblock():
+        for connection, _lock in _database(tmp_path):
+            threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert not failures
+            assert most[0] == 1
+            assert len(_bodies(connection)) == 20

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.forms.renderers import DjangoTemplates
+from django.utils.formats import localize
 from django.utils.html import conditional_escape
 
 _WIDGETS = "django/forms/widgets/"
@@ -75,10 +76,18 @@ def _plain_options(widget: dict[str, Any], template_name: str) -> bool:
     )
 
 
+def _shown(value: Any) -> str:
+    """As ``{{ value }}`` prints it: localised (a number or a date in the reader's format), then
+    escaped unless marked safe."""
+    return conditional_escape(localize(value))
+
+
 def _attrs(attrs: dict[str, Any]) -> str:
     """As ``attrs.html``: ``True`` writes the name alone, ``False`` nothing."""
     return "".join(
-        f" {name}" if value is True else f' {name}="{conditional_escape(str(value))}"'
+        f" {conditional_escape(name)}"
+        if value is True
+        else f' {conditional_escape(name)}="{conditional_escape(str(value))}"'
         for name, value in attrs.items()
         if value is not False
     )
@@ -89,11 +98,11 @@ def select_html(widget: dict[str, Any]) -> str:
     parts = [f'<select name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>']
     for group_name, options, _index in widget["optgroups"]:
         if group_name:
-            parts.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
+            parts.append(f'\n  <optgroup label="{_shown(group_name)}">')
         for option in options:
             parts.append(
                 f'\n  <option value="{conditional_escape(str(option["value"]))}"'
-                f"{_attrs(option['attrs'])}>{conditional_escape(option['label'])}</option>\n"
+                f"{_attrs(option['attrs'])}>{_shown(option['label'])}</option>\n"
             )
         if group_name:
             parts.append("\n  </optgroup>")
@@ -115,7 +124,7 @@ def textarea_html(widget: dict[str, Any]) -> str:
     value = widget["value"]
     return (
         f'<textarea name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>\n'
-        f"{conditional_escape(value) if value else ''}</textarea>"
+        f"{_shown(value) if value else ''}</textarea>"
     )
 
 
@@ -130,7 +139,7 @@ def choices_html(widget: dict[str, Any]) -> str:
     parts.append(">")
     for group, options, _index in widget["optgroups"]:
         if group:
-            parts.append(f"\n  <div><label>{conditional_escape(group)}</label>")
+            parts.append(f"\n  <div><label>{_shown(group)}</label>")
         for option in options:
             parts.append(f"<div>\n    {_input_option(option)}\n\n</div>")
         if group:
@@ -145,4 +154,4 @@ def _input_option(option: dict[str, Any]) -> str:
         return html
     target = option["attrs"].get("id")
     where = f' for="{conditional_escape(target)}"' if target else ""
-    return f"<label{where}>{html} {conditional_escape(option['label'])}</label>"
+    return f"<label{where}>{html} {_shown(option['label'])}</label>"

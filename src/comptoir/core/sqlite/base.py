@@ -39,23 +39,38 @@ def _local_lock(path: str) -> threading.Lock:
         return _local_locks.setdefault(path, threading.Lock())
 
 
+def _forget_local_locks() -> None:
+    """In a forked child: the parent's threads, which may have held these, are not there."""
+    global _local_locks_guard
+    _local_locks.clear()
+    _local_locks_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_local_locks)
+
+
 class WriterLock:
     """The file lock of one connection: taken before a transaction begins, let go after it."""
 
     def __init__(self, database: str, timeout: float):
+        self.database = database
         self.path = f"{database}.writer"
         self.timeout = timeout
         self.fd: int | None = None
+        self.pid = os.getpid()
         self.held = False
         self.local = _local_lock(os.path.abspath(self.path))
 
     def acquire(self) -> None:
+        if self.pid != os.getpid():  # forked with its connection: never share the parent's file
+            self.fd, self.held, self.pid = None, False, os.getpid()
+            self.local = _local_lock(os.path.abspath(self.path))
         deadline = time.monotonic() + self.timeout
         if not self.local.acquire(timeout=self.timeout):
             raise OperationalError("database is locked")
         try:
             if self.fd is None:
-                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self.fd = self._open()
             while True:
                 try:
                     fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -69,15 +84,26 @@ class WriterLock:
             raise
         self.held = True
 
+    def _open(self) -> int:
+        """The lock file, made with the database's permissions when missing."""
+        try:
+            mode = os.stat(self.database).st_mode & 0o666
+        except OSError:
+            mode = 0o644
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+        except OSError as exc:
+            raise OperationalError(f"cannot open the writers' lock {self.path}: {exc}") from exc
+
     def release(self) -> None:
+        """Let go. The process's next thread is let in first, so that it tries the file at the
+        same moment as the other processes' (every ``POLL_SECONDS``), not ahead of them."""
         if not self.held:
             return
         self.held = False
-        try:
-            if self.fd is not None:
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-        finally:
-            self.local.release()
+        self.local.release()
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self.release()
@@ -115,7 +141,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             super()._commit()  # type: ignore[misc]  # private, not in the stubs
         finally:
-            self._let_go()
+            # A COMMIT that failed leaves the transaction open until its rollback.
+            if self.connection is None or not self.connection.in_transaction:
+                self._let_go()
 
     def _rollback(self) -> None:
         try:
