@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,33 +19,6 @@ from comptoir.tickets.models import Ticket
 
 #: Stands for the reference in the one reversed URL (references are letters, digits and "-").
 _MARK = "REF0"
-
-
-#: What a row reads of its ticket (the sort keys included: the next page's cursor holds one) and
-#: of the two people it names; a ticket's description, often kilobytes, is not read.
-_ROW_FIELDS = (
-    "id",
-    "ref",
-    "title",
-    "kind",
-    "status",
-    "status_category",
-    "priority",
-    "sla_due_at",
-    "sla_breached",
-    "created_at",
-    "updated_at",
-    "desk_id",
-    "requester__display_name",
-    "requester__email",
-    "assignee__display_name",
-    "assignee__email",
-)
-
-
-def row_query(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    """``tickets`` read for list rows: one query, whatever the page size."""
-    return tickets.select_related("requester", "assignee").only(*_ROW_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +31,7 @@ class Row:
 
 
 def list_rows(tickets: Iterable[Ticket]) -> list[Row]:
-    """The rows of ``tickets`` (read through ``row_query``), in their order."""
+    """The rows of ``tickets`` (read through ``selectors.row_query``), in their order."""
     href = reverse("workspace:ticket", kwargs={"ref": _MARK})
     now = timezone.now()
     statuses: dict[tuple[str, str], str] = {}

@@ -51,8 +51,8 @@ from comptoir.workspace.forms import (
     end_of_today,
 )
 from comptoir.workspace.presence import live_context
-from comptoir.workspace.rows import list_rows, row_query
-from comptoir.workspace.selectors import relations_of, saved_filters_of
+from comptoir.workspace.rows import list_rows
+from comptoir.workspace.selectors import relations_of, row_query, saved_filters_of
 
 PAGE_SIZE = 50
 #: "All matching" bulk actions act on this many tickets at most; past it, nothing is done and
