@@ -15,6 +15,7 @@ thousand records or a million. A query matching fewer than ``recent`` records is
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -176,9 +177,11 @@ class PostgresBackend:
 
     def __init__(self) -> None:
         self._queries: dict[tuple[Words, bool], str] = {}
+        self._forms: dict[Words, list[tuple[str, str, str]]] = {}
+        self._rows: dict[tuple[str, ...], list[tuple[str, str, str, str]]] = {}
         self._newest_id: dict[str, int] = {}
         self._runs: dict[tuple[str, tuple], list[int]] = {}
-        self._rows: dict[str, float] = {}
+        self._sizes: dict[str, float] = {}
 
     def tsquery(self, words: Words, staff_text: bool) -> str:
         if (words, staff_text) not in self._queries:
@@ -193,30 +196,55 @@ class PostgresBackend:
         A word one language treats as a stop word is left out, as that language's documents
         do not index it.
         """
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT to_tsquery('comptoir_en', q)::text, to_tsquery('comptoir_fr', q)::text, "
-                "to_tsquery('comptoir_simple', p)::text FROM unnest(%s::text[], %s::text[]) "
-                "WITH ORDINALITY AS w(q, p, n) ORDER BY n",
-                [
-                    [f"'{w}'" for w in words.words],
-                    [self._term(w, words) for w in words.words],
-                ],
-            )
-            rows = cursor.fetchall()
-            terms = []
-            for word, (english, french, simple) in zip(words.words, rows, strict=True):
-                if not english or not french:
-                    continue
-                if simple and words.is_prefix(word):
-                    simple = self._started(cursor, simple)
-                terms.append(self._either({v for v in (english, french, simple) if v}, staff_text))
+        rows = self._forms_of(words)
+        terms = [
+            self._either({v for v in (english, french, simple) if v}, staff_text)
+            for english, french, simple in rows
+            if english and french
+        ]
         if not terms:  # nothing but stop words: take them as they are
             terms = [self._either({simple}, staff_text) for _en, _fr, simple in rows if simple]
         return (" | " if words.any else " & ").join(terms)
 
+    def _forms_of(self, words: Words) -> list[tuple[str, str, str]]:
+        """Each word's forms as ``tsquery`` text: English, French, and as typed (a prefix as the
+        lexicon's words it starts)."""
+        if words not in self._forms:
+            self._forms[words] = [
+                (
+                    english,
+                    french,
+                    self._started(started)
+                    if english and french and started and words.is_prefix(word)
+                    else whole,
+                )
+                for word, (english, french, whole, started) in zip(
+                    words.words, self._rows_of(words), strict=True
+                )
+            ]
+        return self._forms[words]
+
+    def _rows_of(self, words: Words) -> list[tuple[str, str, str, str]]:
+        """Each word in English, in French, whole, and as a prefix if it may be one: in one
+        statement per search, since the whole words are matched first, then the prefix
+        (``selectors._best_of``), and a ticket search has two scopes."""
+        if words.words not in self._rows:
+            typed = dataclasses.replace(words, prefixes=True)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT to_tsquery('comptoir_en', q)::text, to_tsquery('comptoir_fr', q)::text, "
+                    "to_tsquery('comptoir_simple', q)::text, to_tsquery('comptoir_simple', p)::text "
+                    "FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w(q, p, n) ORDER BY n",
+                    [
+                        [f"'{w}'" for w in words.words],
+                        [self._term(w, typed) for w in words.words],
+                    ],
+                )
+                self._rows[words.words] = cursor.fetchall()
+        return self._rows[words.words]
+
     @staticmethod
-    def _started(cursor, prefix: str) -> str:
+    def _started(prefix: str) -> str:
         """A prefix (``'webca':*``, from ``to_tsquery``) as the words of the lexicon it starts,
         or'ed (``'webcam' | 'webcams'``): the GIN index intersects these like any word, where
         the prefix itself makes it read every one of their lists whole. Past ``EXPANSIONS``
@@ -225,12 +253,13 @@ class PostgresBackend:
         if found is None or not prefix.endswith(":*"):
             return prefix
         start = found.group(1).replace("''", "'")
-        cursor.execute(
-            f"SELECT word FROM {fulltext.LEXICON} WHERE word >= %s AND word < %s "  # noqa: S608
-            "ORDER BY word LIMIT %s",
-            [start, start[:-1] + chr(ord(start[-1]) + 1), EXPANSIONS + 1],
-        )
-        started = [row[0] for row in cursor.fetchall()]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT word FROM {fulltext.LEXICON} WHERE word >= %s AND word < %s "  # noqa: S608
+                "ORDER BY word LIMIT %s",
+                [start, start[:-1] + chr(ord(start[-1]) + 1), EXPANSIONS + 1],
+            )
+            started = [row[0] for row in cursor.fetchall()]
         if len(started) > EXPANSIONS:
             return prefix
         if not started:  # no document holds a word it starts: the word alone, found nowhere
@@ -313,7 +342,7 @@ class PostgresBackend:
                     [query],
                 )
                 plan = cursor.fetchone()[0][0]["Plan"]
-                rows = self._rows[table]
+                rows = self._sizes[table]
                 return plan["Plan Rows"] / rows if rows > 0 else 1.0
 
             windows = self._windows(self._newest_id_of(cursor, index), index) if recent else []
@@ -404,7 +433,7 @@ class PostgresBackend:
                 f"WHERE oid = %s::regclass) FROM {index.table}",
                 [index.table],
             )
-            newest, self._rows[index.table] = cursor.fetchone()
+            newest, self._sizes[index.table] = cursor.fetchone()
             self._newest_id[index.table] = newest or 0
         return self._newest_id[index.table]
 

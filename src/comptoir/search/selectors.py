@@ -30,7 +30,7 @@ from comptoir.core.memo import RowCache
 from comptoir.desks.models import Desk
 from comptoir.kb.models import Article, ArticleVariant
 from comptoir.search import fulltext
-from comptoir.search.backends import Scope, backend
+from comptoir.search.backends import Scope, backend, boosted
 from comptoir.search.highlight import Marker
 from comptoir.search.models import ArticleDocument, PersonDocument, TicketDocument
 from comptoir.search.query import Words, read
@@ -222,18 +222,34 @@ def _best_of(
             for scope in scopes
         ]
         if len({pk for found in passes for pk, _ in found}) >= enough:
-            passes = [
-                engine.rank(index, exact, scope, found, CANDIDATES)
-                for scope, found in zip(scopes, passes, strict=True)
-            ]
-            return _merged(passes)
+            return _ranked(engine, index, exact, scopes, passes)
+    # A large index's matches are scored once, all scopes together (``_ranked``).
     passes = [
-        engine.candidates(index, words, scope, limit=CANDIDATES, recent=RANKED)
+        engine.candidates(
+            index, words, scope, limit=CANDIDATES, recent=RANKED, ranked=not index.large
+        )
         if exact is None or passes[i] or not scope.tokens or engine.holds(index, scope)
         else []
         for i, scope in enumerate(scopes)
     ]
-    return _merged(passes)
+    return _ranked(engine, index, words, scopes, passes) if index.large else _merged(passes)
+
+
+def _ranked(
+    engine, index, words: Words, scopes: list[Scope], passes: list[list[tuple[int, float]]]
+) -> tuple[list[tuple[int, float]], bool]:
+    """The scopes' unranked candidates, best first, each record once; and whether a scope had
+    more matches than were ranked. A large index's are scored by their document alone
+    (``backends.boosted``), whatever the scope: all in one statement."""
+    if not index.large:
+        return _merged(
+            [
+                engine.rank(index, words, scope, found, CANDIDATES)
+                for scope, found in zip(scopes, passes, strict=True)
+            ]
+        )
+    ids = list(dict.fromkeys(pk for found in passes for pk, _ in found))
+    return boosted(index, words, ids, CANDIDATES), any(len(found) >= RANKED for found in passes)
 
 
 def _merged(passes: list[list[tuple[int, float]]]) -> tuple[list[tuple[int, float]], bool]:
@@ -266,13 +282,18 @@ def _tickets(
             engine, fulltext.TICKETS, words, _ticket_scopes(actor, staff), enough
         )
     ordered = [t.pk for t in exact]
-    ordered += _allowed(
+    allowed, records = _allowed(
         actor, [pk for pk, _ in ranked if pk not in ordered], offset + limit, filters
     )
+    ordered += allowed
+    records.update((t.pk, t) for t in exact)
     scores = dict(ranked)
     shown = ordered[offset : offset + limit]
     # Every shown id passed ``_allowed`` (or ``get_ticket_for``): the rule is not applied twice.
-    records = {t.pk: t for t in with_list_relations(Ticket.objects.filter(pk__in=shown))}
+    if missing := [pk for pk in shown if pk not in records]:
+        records.update(
+            (t.pk, t) for t in with_list_relations(Ticket.objects.filter(pk__in=missing))
+        )
     exact_ids = {t.pk for t in exact}
     hits = [
         TicketHit(
@@ -304,27 +325,31 @@ def _filtering(filters: dict) -> bool:
     )
 
 
-def _allowed(actor: Actor, ids: list[int], wanted: int, filters: dict) -> list[int]:
+def _allowed(
+    actor: Actor, ids: list[int], wanted: int, filters: dict
+) -> tuple[list[int], dict[int, Ticket]]:
     """``ids`` (best first) that the tickets' own selector lets ``actor`` see, with the list
-    filters: the authority on visibility, over the candidates' ids only.
+    filters: the authority on visibility, over the candidates' ids only; and the records read
+    on the way, with what a list row shows.
 
-    With list filters every candidate is checked (the filters decide which remain). Without,
-    the candidates already are what the searcher may see (step 1's copy of the rule): only as
-    many are checked as the page needs, a window that grows if some are refused, since reading
-    a ticket row per candidate is what this step costs.
+    With list filters every candidate is checked (the filters decide which remain), by id.
+    Without, the candidates already are what the searcher may see (step 1's copy of the rule):
+    only as many are checked as the page needs, a window that grows if some are refused, and
+    the check reads the records the page shows.
     """
     tickets = filter_tickets(actor, **filters)
     if _filtering(filters):
         allowed = set(tickets.filter(pk__in=ids).values_list("pk", flat=True))
-        return [pk for pk in ids if pk in allowed]
+        return [pk for pk in ids if pk in allowed], {}
     kept: list[int] = []
+    records: dict[int, Ticket] = {}
     start, size = 0, wanted + 10
     while start < len(ids) and len(kept) < wanted:
         window = ids[start : start + size]
-        allowed = set(tickets.filter(pk__in=window).values_list("pk", flat=True))
-        kept += [pk for pk in window if pk in allowed]
+        records.update((t.pk, t) for t in with_list_relations(tickets.filter(pk__in=window)))
+        kept += [pk for pk in window if pk in records]
         start, size = start + size, size * 2
-    return kept + ids[start:]
+    return kept + ids[start:], records
 
 
 def _mark(model, words: Words, hits: list, *, key, staff_text) -> None:
