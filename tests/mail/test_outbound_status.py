@@ -114,6 +114,19 @@ def test_a_resolution_with_a_comment_is_one_mail(world, ticket, sink):
     assert "tell us if it does not" in text
 
 
+def test_a_reply_written_after_a_change_is_a_mail_of_its_own(world, ticket, sink):
+    """Only the words that come with a change join its mail: a reply the agent sends next,
+    however soon, is not hidden inside the status mail."""
+    tickets.transition_ticket(actor=agent(world), ticket=ticket, action="wait_for_customer")
+    tickets.add_comment(actor=agent(world), ticket=ticket, body="Which floor is it on?")
+
+    assert deliver() == 2
+    assert sent_kinds(ticket) == ["waiting", "reply"]
+    waiting, reply = sink.messages()
+    assert "Which floor is it on?" not in waiting.get_content()
+    assert "Which floor is it on?" in reply.get_content()
+
+
 def test_a_reopen_by_the_desk_is_told_with_its_reason(world, ticket, sink):
     tickets.resolve_ticket(actor=agent(world), ticket=ticket, resolution="Rebooted.")
     tickets.reopen_ticket(actor=agent(world), ticket=ticket, reason="It smokes again.")

@@ -87,16 +87,21 @@ def mail_status_change(event: ev.TicketStatusChanged) -> None:
 def mail_public_reply(event: ev.TicketCommented) -> None:
     if not (event.public and event.by_staff):
         return
-    comment = Comment.objects.select_related("author").filter(pk=event.comment_id).first()
+    # The reply with its ticket, in one query. Not ``merged_into``: a merged ticket takes no
+    # reply (``add_comment``).
+    comment = (
+        Comment.objects.select_related("author", "ticket__desk", "ticket__requester")
+        .filter(pk=event.comment_id)
+        .first()
+    )
     if comment is None or comment.author_id is None:
         return
-    # Not ``merged_into``: a merged ticket takes no reply (``add_comment``).
-    ticket = Ticket.objects.select_related("desk", "requester").get(pk=event.ticket_id)
+    ticket = comment.ticket
     if comment.author_id == ticket.requester_id:
         return
     people = [ticket.requester, *ticket.watchers.filter(is_active=True)]
     recipients = [p for p in people if p.pk != comment.author_id and p.is_active]
-    folded = _fold_into_status_mail(ticket, comment, recipients)
+    folded = _fold_into_status_mail(ticket, comment, recipients) if event.with_change else set()
     queue_mail(
         ticket=ticket,
         kind=MailKind.REPLY,

@@ -50,6 +50,8 @@ class TicketCommented(TicketEventBase):
     comment_id: int = 0
     public: bool = True
     by_staff: bool = False
+    #: The words of a status change made just before, by the same person (a resolution's).
+    with_change: bool = False
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,11 @@ def add_comment(
     ticket.save(update_fields=fields)
     publish(
         ev.TicketCommented(
-            **_base(ticket, actor), comment_id=comment.pk, public=public, by_staff=staff
+            **_base(ticket, actor),
+            comment_id=comment.pk,
+            public=public,
+            by_staff=staff,
+            with_change=with_change,
         )
     )
 
