@@ -38,7 +38,7 @@ from comptoir.tickets.models import Ticket
 from comptoir.tickets.selectors import (
     filter_tickets,
     get_ticket_for,
-    with_list_relations,
+    list_relations_of,
 )
 
 #: Matches ranked, per kind: the newest this many that the searcher may see (see backends).
@@ -291,9 +291,7 @@ def _tickets(
     shown = ordered[offset : offset + limit]
     # Every shown id passed ``_allowed`` (or ``get_ticket_for``): the rule is not applied twice.
     if missing := [pk for pk in shown if pk not in records]:
-        records.update(
-            (t.pk, t) for t in with_list_relations(Ticket.objects.filter(pk__in=missing))
-        )
+        records.update((t.pk, t) for t in list_relations_of(Ticket.objects.filter(pk__in=missing)))
     exact_ids = {t.pk for t in exact}
     hits = [
         TicketHit(
@@ -346,7 +344,7 @@ def _allowed(
     start, size = 0, wanted + 10
     while start < len(ids) and len(kept) < wanted:
         window = ids[start : start + size]
-        records.update((t.pk, t) for t in with_list_relations(tickets.filter(pk__in=window)))
+        records.update((t.pk, t) for t in list_relations_of(tickets.filter(pk__in=window)))
         kept += [pk for pk in window if pk in records]
         start, size = start + size, size * 2
     return kept + ids[start:], records
