@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from comptoir.search.highlight import Marker
 from comptoir.search.query import read
 
@@ -17,3 +20,28 @@ def test_a_passage_shows_the_words_before_and_after_the_first_word_found():
 def test_a_passage_without_any_word_found_is_the_start_of_the_text():
     passage = Marker(read("printer")).passage("Nothing here.\nAt all.")
     assert passage.startswith("Nothing here. At all") and "<mark>" not in passage
+
+
+def test_a_passage_shows_the_eight_words_before_even_when_they_are_long():
+    long_words = [f"{'x' * 70}{i}" for i in range(10)]
+    body = "start " + " ".join(long_words) + " printer jams"
+    passage = Marker(read("printer")).passage(body)
+    assert passage.startswith(f"… {long_words[2]} {long_words[3]}")
+    assert passage.endswith(f"{long_words[9]} <mark>printer</mark> jams")
+
+
+_PIECES = ["printer", "Printers", "principal", "pri", "print", "PRINT", "pr", "x", "jam", "2024"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), max_size=80),
+    st.lists(st.sampled_from([" ", ", ", "\n", "-", "_", "'"]), min_size=80, max_size=80),
+    st.sampled_from(["printer", "print", "pri jam", "2024", "principal printer"]),
+)
+def test_a_passage_is_the_same_whether_the_text_has_accents_or_not(words, gaps, query):
+    """Plain ASCII text is searched by the words' first letters, other text word by word:
+    both give the same passage. The two texts differ only after the passage's end."""
+    text = "".join(w + g for w, g in zip(words, gaps, strict=False)) + " zz" * 30
+    marker = Marker(read(query))
+    assert marker.passage(text + " cafe") == marker.passage(text + " café")

@@ -21,6 +21,9 @@ from comptoir.search.query import PREFIX_FROM, Words
 _TOKEN = re.compile(r"[^\W_]+")
 #: Words shown before and after the first word found, in a passage.
 BEFORE, AFTER = 8, 24
+#: Characters read back from the first word found for the words before it (more if they do
+#: not hold ``BEFORE`` words).
+_LOOKBACK = 40 * BEFORE
 
 
 def fold(text: str) -> str:
@@ -39,6 +42,10 @@ class Marker:
             word: re.compile(r"(?<![^\W_])" + re.escape(word[:PREFIX_FROM]), re.IGNORECASE)
             for word in self.words
         }
+        self._any_start = re.compile(
+            r"(?<![^\W_])(?:" + "|".join(re.escape(h) for h in sorted(self._heads)) + ")",
+            re.IGNORECASE,
+        )
 
     def found(self, token: str) -> bool:
         known = self._seen.get(token)
@@ -87,15 +94,23 @@ class Marker:
 
         The text is read up to that word only, keeping the few words before it.
         """
-        tokens = _TOKEN.finditer(text)
-        window: deque[re.Match[str]] = deque(maxlen=BEFORE + 1)
-        for token in tokens:
-            window.append(token)
-            if self.found(token.group()):
-                break
-        else:  # no word found: the start
+        first = self._first_found(text) if text.isascii() and self.words else None
+        if first is not None:  # found without reading every word before it
+            before = [*_TOKEN.finditer(text, max(0, first.start() - _LOOKBACK), first.start())]
+            if len(before) <= BEFORE and first.start() > _LOOKBACK:  # very long words
+                before = [*_TOKEN.finditer(text, 0, first.start())]
+            window: deque[re.Match[str]] = deque([*before[-BEFORE:], first])
+            tokens = _TOKEN.finditer(text, first.end())
+        else:
             tokens = _TOKEN.finditer(text)
-            window = deque(islice(tokens, 1))
+            window = deque(maxlen=BEFORE + 1)
+            for token in tokens:
+                window.append(token)
+                if self.found(token.group()):
+                    break
+            else:  # no word found: the start
+                tokens = _TOKEN.finditer(text)
+                window = deque(islice(tokens, 1))
         if not window:
             return html.escape(text[:200], quote=False)
         shown = [*window, *islice(tokens, AFTER - 1)]
@@ -103,6 +118,19 @@ class Marker:
         prefix = "… " if _TOKEN.search(text, 0, start) else ""
         suffix = " …" if _TOKEN.search(text, end) else ""
         return prefix + self._mark(text, start, end) + suffix
+
+    def _first_found(self, text: str) -> re.Match[str] | None:
+        """The first word found in an ASCII ``text``, looked for where a word starts with the
+        first letters of one looked for (``_any_start``): any word found does."""
+        at = 0
+        while (start := self._any_start.search(text, at)) is not None:
+            token = _TOKEN.match(text, start.start())
+            if token is None:  # pragma: no cover - a head is letters or digits
+                return None
+            if self.found(token.group()):
+                return token
+            at = token.end()
+        return None
 
     def _mark(self, text: str, start: int, end: int) -> str:
         out: list[str] = []
