@@ -345,7 +345,13 @@ def _machine_cpu() -> tuple[float, float]:
 
 
 def _process_cpu(pgid: int | None) -> tuple[float, float]:
-    """CPU seconds used so far by group ``pgid`` (our server and its workers) and by PostgreSQL."""
+    """CPU seconds used so far by group ``pgid`` (our server and its workers) and by PostgreSQL.
+
+    Each process's own time, and its children's that have ended (``cutime``, ``cstime``): a
+    PostgreSQL connection or parallel worker that ends during a phase leaves its time with the
+    postmaster, which waits for it, instead of taking it out of the sum (which made PostgreSQL's
+    share come out negative and the rest count as "others").
+    """
     group = database = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -355,8 +361,9 @@ def _process_cpu(pgid: int | None) -> tuple[float, float]:
         except OSError:
             continue
         name = raw[raw.find("(") + 1 : raw.rfind(")")]
-        rest = raw.rsplit(")", 1)[1].split()  # state ppid pgrp … utime(11) stime(12)
-        used = (int(rest[11]) + int(rest[12])) / _TICK
+        # state ppid pgrp … utime(11) stime(12) cutime(13) cstime(14)
+        rest = raw.rsplit(")", 1)[1].split()
+        used = sum(int(v) for v in rest[11:15]) / _TICK
         if pgid is not None and int(rest[2]) == pgid:
             group += used
         elif name == "postgres":
