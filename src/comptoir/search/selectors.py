@@ -238,8 +238,8 @@ def _best_of(
 def _ranked(
     engine, index, words: Words, scopes: list[Scope], passes: list[list[tuple[int, float]]]
 ) -> tuple[list[tuple[int, float]], bool]:
-    """The scopes' unranked candidates, best first, each record once; and whether a scope had
-    more matches than were ranked. A large index's are scored by their document alone
+    """The scopes' candidates, found unscored, now best first, each record once; and whether a
+    scope had more matches than were ranked. A large index's are scored by their document alone
     (``backends.boosted``), whatever the scope: all in one statement."""
     if not index.large:
         return _merged(
