@@ -161,19 +161,17 @@ def index_tickets(ticket_ids: Iterable[int]) -> None:
     _write(TicketDocument, _ticket_documents({"pk__in": ids}), TICKET_SCOPE)
 
 
-def add_comment_words(ticket_id: int, comment_id: int) -> None:
-    """Append one reply's or note's words to its ticket's document: one statement."""
-    comment = Comment.objects.filter(pk=comment_id).values_list("body", "public").first()
-    if comment is None:
-        return
-    body, public = comment
-    column = "body" if public else "notes"
-    table = TicketDocument._meta.db_table
+def add_comment_words(ticket_id: int, comment_id: int, *, public: bool) -> None:
+    """Append one reply's (``public``) or note's words to its ticket's document: one
+    statement, which reads the reply's text itself (this runs inside the reply's
+    transaction, which on SQLite holds the write lock)."""
+    words = "body" if public else "notes"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {column} = {column} || %s, indexed_at = %s "  # noqa: S608
-            "WHERE ticket_id = %s",
-            ["\n" + body, timezone.now(), ticket_id],
+            f"UPDATE {table(TicketDocument)} SET {words} = {words} || "  # noqa: S608
+            f"COALESCE((SELECT %s || c.{column(Comment, 'body')} FROM {table(Comment)} c "
+            f"WHERE c.{column(Comment, 'id')} = %s), ''), indexed_at = %s WHERE ticket_id = %s",
+            ["\n", comment_id, timezone.now(), ticket_id],
         )
         found = cursor.rowcount
     if not found:
@@ -214,7 +212,7 @@ def _ticket_merged(event: ev.TicketMerged) -> None:
 
 @subscribe(ev.TicketCommented, in_transaction=True)
 def _ticket_commented(event: ev.TicketCommented) -> None:
-    add_comment_words(event.ticket_id, event.comment_id)
+    add_comment_words(event.ticket_id, event.comment_id, public=event.public)
 
 
 # ---------------------------------------------------------------------------------------------
