@@ -175,6 +175,19 @@ def agents_of_desk(desk: Desk) -> QuerySet[User]:
     )
 
 
+def agent_choices_of(desk_ids: list[int]) -> list[tuple[int, str]]:
+    """The active people holding a staff role on one of these desks, as (id, name), by name:
+    values, not people, since every list page offers them and a large desk has hundreds."""
+    rows = (
+        User.objects.filter(
+            is_active=True, memberships__desk_id__in=desk_ids, memberships__role__in=STAFF_ROLES
+        )
+        .values_list("pk", "display_name", "email")
+        .distinct()
+    )
+    return sorted(((pk, shown or email) for pk, shown, email in rows), key=lambda a: a[1].lower())
+
+
 def staff_desks_of(user: User) -> set[int]:
     """Desks where ``user`` holds a staff role."""
     return set(

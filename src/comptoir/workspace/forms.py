@@ -11,12 +11,11 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from comptoir.accounts.models import User
-from comptoir.accounts.roles import STAFF_ROLES
 from comptoir.core.actor import Actor
 from comptoir.desks.priority import Priority
 from comptoir.desks.selectors import teams_visible_to
 from comptoir.portal.forms import files_field
+from comptoir.routing.selectors import agent_choices_of
 from comptoir.tickets.services import MAX_BODY, MAX_TITLE
 
 QUEUE_CHOICES = [
@@ -200,27 +199,13 @@ class BulkForm(forms.Form):
         return data
 
 
-def agents_of(desk_ids: list[int]) -> list[tuple[int, str]]:
-    """The active people holding a staff role on one of these desks, as (id, name), by name.
-
-    Read as values, not people: every list page offers them, a large desk has hundreds."""
-    rows = (
-        User.objects.filter(
-            is_active=True, memberships__desk_id__in=desk_ids, memberships__role__in=STAFF_ROLES
-        )
-        .values_list("pk", "display_name", "email")
-        .distinct()
-    )
-    return sorted(((pk, shown or email) for pk, shown, email in rows), key=lambda a: a[1].lower())
-
-
 def bulk_form(actor: Actor, desks: list, page_size: int, data: Any = None) -> BulkForm:
     """The bulk bar's form for the agent's desks (their agents and teams to assign to)."""
     desk_ids = [d.pk for d in desks]
     teams = teams_visible_to(actor).filter(desk_id__in=desk_ids).order_by("desk__name", "name")
     return BulkForm(
         data,
-        agents=agents_of(desk_ids),
+        agents=agent_choices_of(desk_ids),
         teams=list(teams.values_list("pk", "name", "desk__name")),
         page_size=page_size,
     )
