@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.utils.text import slugify
 
+from comptoir.core import tags
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.core.events import publish
 from comptoir.kb.events import ArticleChanged
@@ -21,7 +21,6 @@ MAX_TAGS = 20
 MAX_NOTE = 250
 MAX_COMMENT = 2000
 MAX_QUERY = 250
-TAG_RE = re.compile(r"^[\w][\w.\- ]{0,49}$", re.UNICODE)
 
 
 def invalid(message: str, **details: Any) -> DomainError:
@@ -75,31 +74,12 @@ def slug_for(title: str) -> str:
     return slugify(title)[:120].strip("-") or "article"
 
 
-def clean_tags(tags: Iterable[str]) -> list[str]:
-    names: list[str] = []
-    for raw in tags:
-        name = " ".join(str(raw).split()).lower()
-        if not TAG_RE.match(name):
-            raise invalid(
-                f"Tag {raw!r} is not valid: letters, digits, '.', '-' and spaces, 50 at most.",
-                field="tags",
-            )
-        if name not in names:
-            names.append(name)
-    if len(names) > MAX_TAGS:
-        raise invalid(f"An article has at most {MAX_TAGS} tags.", field="tags")
-    return names
+def clean_tags(names: Iterable[str]) -> list[str]:
+    return tags.clean_tags(names, most=MAX_TAGS, holder="An article")
 
 
 def tag_objects(names: list[str]) -> list[ArticleTag]:
-    if not names:
-        return []
-    existing = {t.name: t for t in ArticleTag.objects.filter(name__in=names)}
-    missing = [ArticleTag(name=n) for n in names if n not in existing]
-    if missing:
-        ArticleTag.objects.bulk_create(missing, ignore_conflicts=True)
-        existing = {t.name: t for t in ArticleTag.objects.filter(name__in=names)}
-    return [existing[n] for n in names]
+    return tags.tag_rows(ArticleTag, names)
 
 
 def announce(article: Article) -> None:

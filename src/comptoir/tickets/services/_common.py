@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
+from comptoir.core import tags
 from comptoir.core.actor import Actor
 from comptoir.core.errors import DomainError, ErrorCode
 from comptoir.desks.custom_fields import clean_custom_fields
@@ -25,7 +25,6 @@ from comptoir.tickets.models import (
 MAX_TITLE = 250
 MAX_BODY = 100_000
 MAX_TAGS = 30
-TAG_RE = re.compile(r"^[\w][\w.\- ]{0,49}$", re.UNICODE)
 LINK_KINDS = {"parent", "child", *TicketLinkKind.values}
 
 
@@ -86,29 +85,12 @@ def _clean_level(value: str, field: str) -> str:
     return value
 
 
-def clean_tags(tags: Iterable[str]) -> list[str]:
-    names: list[str] = []
-    for raw in tags:
-        name = " ".join(str(raw).split()).lower()
-        if not TAG_RE.match(name):
-            raise _invalid(
-                f"Tag {raw!r} is not valid: letters, digits, '.', '-' and spaces, 50 at most.",
-                field="tags",
-            )
-        if name not in names:
-            names.append(name)
-    if len(names) > MAX_TAGS:
-        raise _invalid(f"A ticket has at most {MAX_TAGS} tags.", field="tags")
-    return names
+def clean_tags(names: Iterable[str]) -> list[str]:
+    return tags.clean_tags(names, most=MAX_TAGS, holder="A ticket")
 
 
 def _tag_objects(names: list[str]) -> list[Tag]:
-    existing = {t.name: t for t in Tag.objects.filter(name__in=names)}
-    missing = [Tag(name=n) for n in names if n not in existing]
-    if missing:
-        Tag.objects.bulk_create(missing, ignore_conflicts=True)
-        existing = {t.name: t for t in Tag.objects.filter(name__in=names)}
-    return [existing[n] for n in names]
+    return tags.tag_rows(Tag, names)
 
 
 def _custom_fields(
