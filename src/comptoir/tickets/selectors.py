@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import (
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 
 from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
 from comptoir.core.actor import Actor
@@ -255,10 +263,18 @@ def current_rating_of(ticket: Ticket) -> Rating | None:
     return ticket.ratings.filter(resolved_at=ticket.resolved_at).first()
 
 
+def _last_event(ticket: int | OuterRef) -> QuerySet[TicketEvent, int]:
+    """The id of the ticket's last timeline event, by the (ticket, id) index."""
+    return (
+        TicketEvent.objects.filter(ticket_id=ticket)
+        .order_by("-id")
+        .values_list("id", flat=True)[:1]
+    )
+
+
 def last_event_id(ticket: Ticket) -> int:
     """The id of the last event of a ticket already read and checked (0 for none)."""
-    found = ticket.events.order_by("-id").values_list("id", flat=True)[:1]
-    return next(iter(found), 0)
+    return next(iter(_last_event(ticket.pk)), 0)
 
 
 def ticket_pulse_for(actor: Actor, ref: str) -> tuple[Ticket, int]:
@@ -268,13 +284,10 @@ def ticket_pulse_for(actor: Actor, ref: str) -> tuple[Ticket, int]:
     A page that follows a ticket live asks this every few seconds; missing and forbidden raise
     the same NotFound as ``get_ticket_for``.
     """
-    from django.db.models import Subquery
-
-    last = TicketEvent.objects.filter(ticket_id=OuterRef("pk")).order_by("-id").values("id")[:1]
     found = list(
         Ticket.objects.filter(ref=normalise_ref(ref))
         .only("id", "ref", "desk_id", "requester_id", "organisation_id")
-        .annotate(last_event_id=Subquery(last))
+        .annotate(last_event_id=Subquery(_last_event(OuterRef("pk"))))
         .order_by()[:1]
     )
     ticket = found[0] if found else None
