@@ -269,6 +269,27 @@ def test_an_agent_reply_goes_out_threaded(world, box, django_capture_on_commit_c
     assert "Auto-Submitted" not in sent.extra_headers  # a person's words
 
 
+def test_a_reply_goes_to_the_requester_and_active_watchers_signed_by_its_author(world, box):
+    opened = receive(message(), mailbox=box).ticket
+    world.colleague.is_active = False
+    world.colleague.save()
+    tickets.update_ticket(
+        actor=Actor.for_user(world.agent),
+        ticket=opened,
+        changes={"watchers": [world.colleague, world.manager, world.agent]},
+    )
+    world.agent.display_name = "Alex Dupont"
+    world.agent.save()
+
+    tickets.add_comment(actor=Actor.for_user(world.agent), ticket=opened, body="On my way.")
+
+    sent = OutboundMessage.objects.filter(ticket=opened, kind="reply")
+    # Not to the watcher whose account is closed, nor back to the agent who wrote it.
+    assert sorted(m.to[0] for m in sent) == ["manager@acme.test", "requester@acme.test"]
+    assert all("On my way." in m.body and "Alex Dupont, IT" in m.body for m in sent)
+    assert all(m.subject.endswith(f"[{opened.ref}] {opened.title}") for m in sent)
+
+
 def test_the_conversation_is_chained_in_the_order_it_happened(world, box):
     """The requester's message came in before our acknowledgement answered it: an agent's
     reply answers the acknowledgement and lists both, in that order."""

@@ -74,6 +74,16 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
     return model.from_db(connection.alias, names, converted)
 
 
+def instances(models_: Sequence[type[models.Model]], values: Sequence[Any]) -> list[Any]:
+    """One instance per model from a row that holds each one's ``columns`` in turn (a join)."""
+    found, start = [], 0
+    for model in models_:
+        end = start + len(model._meta.concrete_fields)
+        found.append(instance(model, values[start:end]))
+        start = end
+    return found
+
+
 # --- inserts ---------------------------------------------------------------------------------
 
 

@@ -20,9 +20,15 @@ whether the mail was automatic.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from django.db import connection
+
+from comptoir.accounts.models import User
 from comptoir.core.events import subscribe
+from comptoir.core.sql import column, columns, instance, instances, table
+from comptoir.desks.models import Desk
 from comptoir.mail.models import MailKind, OutboundMessage, OutboundStatus
 from comptoir.mail.outbound import compose, queue_mail, queue_notice
 from comptoir.notifications.events import NotificationCreated
@@ -87,19 +93,13 @@ def mail_status_change(event: ev.TicketStatusChanged) -> None:
 def mail_public_reply(event: ev.TicketCommented) -> None:
     if not (event.public and event.by_staff):
         return
-    # The reply with its ticket, in one query. Not ``merged_into``: a merged ticket takes no
-    # reply (``add_comment``).
-    comment = (
-        Comment.objects.select_related("author", "ticket__desk", "ticket__requester")
-        .filter(pk=event.comment_id)
-        .first()
-    )
-    if comment is None or comment.author_id is None:
+    found = _reply_of(event.comment_id)
+    if found is None:
         return
+    comment, people = found
     ticket = comment.ticket
     if comment.author_id == ticket.requester_id:
         return
-    people = [ticket.requester, *ticket.watchers.filter(is_active=True)]
     recipients = [p for p in people if p.pk != comment.author_id and p.is_active]
     folded = _fold_into_status_mail(ticket, comment, recipients) if event.with_change else set()
     queue_mail(
@@ -112,6 +112,52 @@ def mail_public_reply(event: ev.TicketCommented) -> None:
             "author": comment.author.name if comment.author else comment.author_label,
         },
     )
+
+
+@cache
+def _reply_sql(vendor: str) -> tuple[str, str]:
+    c, t, d, u = Comment, Ticket, Desk, User
+    reply = (
+        f"SELECT {columns(c, 'c')}, {columns(t, 't')}, {columns(d, 'd')}, "  # noqa: S608
+        f"{columns(u, 'r')}, {columns(u, 'a')} FROM {table(c)} c "
+        f"JOIN {table(t)} t ON t.{column(t, 'id')} = c.{column(c, 'ticket')} "
+        f"JOIN {table(d)} d ON d.{column(d, 'id')} = t.{column(t, 'desk')} "
+        f"JOIN {table(u)} r ON r.{column(u, 'id')} = t.{column(t, 'requester')} "
+        f"JOIN {table(u)} a ON a.{column(u, 'id')} = c.{column(c, 'author')} "
+        f"WHERE c.{column(c, 'id')} = %s"
+    )
+    through = Ticket.watchers.through
+    watchers = (
+        f"SELECT {columns(u, 'u')} FROM {table(u)} u "  # noqa: S608
+        f"JOIN {table(through)} w ON w.{column(through, 'user')} = u.{column(u, 'id')} "
+        f"WHERE w.{column(through, 'ticket')} = %s AND u.{column(u, 'is_active')} "
+        f"ORDER BY u.{column(u, 'id')}"
+    )
+    return reply, watchers
+
+
+def _reply_of(comment_id: int) -> tuple[Comment, list[User]] | None:
+    """The reply with its author and its ticket (desk, requester), and the ticket's requester
+    and active watchers: two statements written out (``core.sql``), as every reply the desk
+    sends runs them inside its transaction, which on SQLite holds the write lock. Not
+    ``merged_into``: a merged ticket takes no reply (``add_comment``). None for a reply
+    without an author (the system's)."""
+    reply, watchers = _reply_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(reply, [comment_id])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        comment, ticket, desk, requester, author = instances(
+            (Comment, Ticket, Desk, User, User), row
+        )
+        cursor.execute(watchers, [ticket.pk])
+        watching = [instance(User, values) for values in cursor.fetchall()]
+    Ticket._meta.get_field("desk").set_cached_value(ticket, desk)
+    Ticket._meta.get_field("requester").set_cached_value(ticket, requester)
+    Comment._meta.get_field("ticket").set_cached_value(comment, ticket)
+    Comment._meta.get_field("author").set_cached_value(comment, author)
+    return comment, [requester, *watching]
 
 
 def _fold_into_status_mail(ticket: Ticket, comment: Comment, recipients: list) -> set[int]:
