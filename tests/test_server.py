@@ -3,12 +3,15 @@ ticket creations on its default SQLite database without losing or duplicating a 
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,23 +36,13 @@ def _ticket_count(data_dir: Path) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-def test_running_the_demo_again_keeps_the_data(demo_dir):
-    before = _ticket_count(demo_dir)
-    assert before >= 100
-    second = run(demo_dir, "demo")
-    assert "already loaded" in second.stdout
-    assert "agent@comptoir.example" in second.stdout
-    assert _ticket_count(demo_dir) == before
-
-
-def test_a_served_install_numbers_concurrent_creations_without_gaps_or_twins(demo_dir):
-    token = (
-        run(demo_dir, "token", "create", "agent@comptoir.example").stdout.strip().splitlines()[-1]
-    )
+@contextlib.contextmanager
+def _served(data_dir: Path, *options: str) -> Iterator[str]:
+    """``comptoir serve`` on a free port, once ready: its base address."""
     port = free_port()
     server = subprocess.Popen(
-        [str(COMPTOIR), "serve", "--port", str(port), "--workers", "2", "--threads", "4"],
-        env=comptoir_env(demo_dir),
+        [str(COMPTOIR), "serve", "--port", str(port), *options],
+        env=comptoir_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -66,7 +59,26 @@ def test_a_served_install_numbers_concurrent_creations_without_gaps_or_twins(dem
             if time.monotonic() > deadline or server.poll() is not None:
                 pytest.fail("the server did not become ready")
             time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
+
+def test_running_the_demo_again_keeps_the_data(demo_dir):
+    before = _ticket_count(demo_dir)
+    assert before >= 100
+    second = run(demo_dir, "demo")
+    assert "already loaded" in second.stdout
+    assert "agent@comptoir.example" in second.stdout
+    assert _ticket_count(demo_dir) == before
+
+
+def test_a_served_install_numbers_concurrent_creations_without_gaps_or_twins(demo_dir):
+    token = (
+        run(demo_dir, "token", "create", "agent@comptoir.example").stdout.strip().splitlines()[-1]
+    )
+    with _served(demo_dir, "--workers", "2", "--threads", "4") as base:
         refs: list[str] = []
         failures: list[str] = []
 
@@ -95,11 +107,40 @@ def test_a_served_install_numbers_concurrent_creations_without_gaps_or_twins(dem
             thread.start()
         for thread in threads:
             thread.join()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     assert failures == []
     numbers = sorted(int(ref.split("-")[1]) for ref in refs)
     assert len(numbers) == 80
     assert numbers == list(range(numbers[0], numbers[0] + 80))
+
+
+def test_an_idle_connection_stays_open_longer_than_a_proxy_keeps_it(demo_dir):
+    """A proxy reuses its idle connections to the server: the server must not close one after
+    two seconds (Gunicorn's default), or a request sent on it as it closes fails."""
+    with _served(demo_dir, "--workers", "1", "--no-worker") as base:
+        connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
+        try:
+            connection.request("GET", "/healthz")
+            first = connection.getresponse()
+            first.read()
+            assert first.status == 200
+            assert first.getheader("Connection", "").lower() != "close"
+            time.sleep(3)
+            connection.request("GET", "/healthz")  # on the same socket, idle for 3 s
+            second = connection.getresponse()
+            second.read()
+            assert second.status == 200
+        finally:
+            connection.close()
+
+
+def test_a_negative_keepalive_is_refused(demo_dir):
+    result = subprocess.run(
+        [str(COMPTOIR), "serve", "--keepalive", "-1", "--no-migrate"],
+        env=comptoir_env(demo_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "--keepalive is a number of seconds" in result.stdout + result.stderr

@@ -126,6 +126,7 @@ GUNICORN_CONF = """# The same Gunicorn settings as ``comptoir serve`` (core/mana
 worker_class = "gthread"
 timeout = 60
 graceful_timeout = 20
+keepalive = 130
 loglevel = "warning"
 errorlog = "-"
 """

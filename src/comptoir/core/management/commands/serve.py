@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from comptoir.core import metrics
 from comptoir.core.ops.migrating import migrate
@@ -48,6 +48,12 @@ class Command(BaseCommand):
             "--threads", type=int, default=int(os.environ.get("COMPTOIR_THREADS", "4"))
         )
         parser.add_argument(
+            "--keepalive",
+            type=int,
+            default=int(os.environ.get("COMPTOIR_KEEPALIVE", "130")),
+            help="Seconds an idle connection is kept open; above the proxy's own idle timeout.",
+        )
+        parser.add_argument(
             "--no-migrate", action="store_true", help="Do not apply migrations first."
         )
         parser.add_argument("--access-log", action="store_true", help="Log every request.")
@@ -59,8 +65,20 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, host, port, workers, threads, no_migrate, access_log, no_worker, **options
+        self,
+        *args,
+        host,
+        port,
+        workers,
+        threads,
+        keepalive,
+        no_migrate,
+        access_log,
+        no_worker,
+        **options,
     ):
+        if keepalive < 0:
+            raise CommandError("--keepalive is a number of seconds: 0 (none) or more.")
         metrics.clean_directory()
         if not no_migrate:
             migrate()  # one process at a time, when several start together
@@ -80,6 +98,10 @@ class Command(BaseCommand):
             "threads": threads,
             "worker_class": "gthread",
             "timeout": 60,
+            # Longer than a proxy keeps an idle connection to us (nginx 60 s, Caddy 2 min), so
+            # that the proxy, not Gunicorn, closes it: closed by Gunicorn (2 s by default) just
+            # as the proxy sends a request on it, the request fails (a POST with a 502).
+            "keepalive": keepalive,
             "graceful_timeout": 20,
             "accesslog": "-" if access_log else None,
             "errorlog": "-",
