@@ -171,12 +171,16 @@ def _ticket_scopes(actor: Actor, staff: set[int]) -> list[Scope]:
     watchers = Ticket.watchers.through._meta.db_table
     parts.append(f"d.ticket_id IN (SELECT ticket_id FROM {watchers} WHERE user_id = %s)")
     params.append(user.pk)
+    documents = fulltext.TICKETS.table
     scopes.append(
         Scope(
             tokens=" OR ".join(tokens),
             where=" OR ".join(parts),
             params=tuple(params),
             staff_text=False,
+            # Each part alone, so that each is one probe of its index, stopping at the first.
+            probe=" OR ".join(f"EXISTS (SELECT 1 FROM {documents} d WHERE {p})" for p in parts),
+            probe_params=tuple(params),
         )
     )
     return scopes
