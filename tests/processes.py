@@ -9,7 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 COMPTOIR = Path(sys.executable).with_name("comptoir")
 
@@ -75,3 +80,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_ready(base: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Until ``base``'s ``/readyz`` answers 200; the test fails with ``log`` if the server
+    stops or is not ready within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            pytest.fail(f"the server did not become ready:\n{log.read_text(errors='replace')}")
+        time.sleep(0.2)

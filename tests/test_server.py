@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import COMPTOIR, comptoir_env, free_port, run
+from tests.processes import COMPTOIR, comptoir_env, free_port, run, start, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -40,25 +40,11 @@ def _ticket_count(data_dir: Path) -> int:
 def _served(data_dir: Path, *options: str) -> Iterator[str]:
     """``comptoir serve`` on a free port, once ready: its base address."""
     port = free_port()
-    server = subprocess.Popen(
-        [str(COMPTOIR), "serve", "--port", str(port), *options],
-        env=comptoir_env(data_dir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = data_dir / f"serve-{port}.log"
+    server = start(data_dir, log, "serve", "--port", str(port), *options)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail("the server did not become ready")
-            time.sleep(0.2)
+        wait_ready(base, server, log, timeout=30)
         yield base
     finally:
         server.terminate()

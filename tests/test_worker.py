@@ -8,13 +8,11 @@ import signal
 import sqlite3
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port, run, start, stop
+from tests.processes import free_port, run, start, stop, wait_ready
 
 #: One desk with a policy around the clock, and a ticket whose clocks were lost: the queued job
 #: puts them back. Prints the ticket's id and how many clocks it has once the job is queued.
@@ -99,20 +97,6 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _wait_ready(port: int, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            pytest.fail(f"the server did not become ready:\n{log.read_text(errors='replace')}")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("worker")
@@ -138,7 +122,7 @@ def test_serve_runs_a_worker_beside_the_server_and_stops_it_with_itself(data_dir
     server = start(data_dir, log, "serve", "--port", str(port), "--workers", "1")
     workers: list[int] = []
     try:
-        _wait_ready(port, server, log)
+        wait_ready(f"http://127.0.0.1:{port}", server, log, timeout=30)
         workers = _worker_children(server.pid)
         assert len(workers) == 1, _children(server.pid)
         ticket_id = _queue_a_refresh(data_dir)
@@ -160,7 +144,7 @@ def test_serve_without_a_worker_starts_none(data_dir, tmp_path):
     port = free_port()
     server = start(data_dir, log, "serve", "--port", str(port), "--workers", "1", "--no-worker")
     try:
-        _wait_ready(port, server, log)
+        wait_ready(f"http://127.0.0.1:{port}", server, log, timeout=30)
         assert _worker_children(server.pid) == []
         assert _children(server.pid)  # its web workers are there: the look is not blind
     finally:

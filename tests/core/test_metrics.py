@@ -27,7 +27,7 @@ from comptoir.routing.tasks import route_ticket_task
 from comptoir.sla.models import SlaClock
 from comptoir.tickets.services import resolve_ticket
 from tests.factories import make_ticket
-from tests.processes import COMPTOIR, comptoir_env, free_port, run
+from tests.processes import COMPTOIR, comptoir_env, free_port, run, wait_ready
 
 Samples = dict[tuple[str, frozenset], float]
 
@@ -355,19 +355,6 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
         return exc.code, dict(exc.headers)
 
 
-def _wait_ready(base: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if _get(f"{base}/readyz")[0] == 200:
-                return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            pytest.fail(f"the server did not become ready:\n{log.read_text(errors='replace')}")
-        time.sleep(0.2)
-
-
 def _web_pids(metrics_dir: Path) -> set[str]:
     return {path.stem.rsplit("_", 1)[-1] for path in metrics_dir.glob("counter_*.db")}
 
@@ -395,7 +382,7 @@ def test_one_scrape_of_a_served_install_adds_up_its_web_workers_and_its_worker(t
         )
     sent = 0
     try:
-        _wait_ready(base, server, err)
+        wait_ready(base, server, err)
         # Requests in parallel until both web workers have answered some (and so counted them
         # in files of their own).
         deadline = time.monotonic() + 60

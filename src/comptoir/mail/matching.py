@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connection
 
 from comptoir.accounts.models import User
-from comptoir.core.sql import column, columns, instance, table
+from comptoir.core.sql import column, columns, instances, table
 from comptoir.mail.models import InboundMessage, MailKind, OutboundMessage
 from comptoir.mail.parsing import ParsedMessage
 from comptoir.tickets.models import Ticket
@@ -136,9 +136,8 @@ def _ticket(desk_id: int, *, lock: bool, **where: Any) -> Ticket | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    count = len(Ticket._meta.concrete_fields)
-    found = instance(Ticket, row[:count])
-    Ticket._meta.get_field("requester").set_cached_value(found, instance(User, row[count:]))
+    found, requester = instances((Ticket, User), row)
+    Ticket._meta.get_field("requester").set_cached_value(found, requester)
     return found
 
 
