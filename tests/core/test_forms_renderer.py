@@ -106,6 +106,22 @@ def test_every_input_text_area_and_choice_prints_what_the_templates_print(data):
         assert "<script>" not in ours
 
 
+@pytest.mark.parametrize("data", [{}, {"visibility": "x", "grouped": "b", "kinds": ["request"]}])
+@pytest.mark.parametrize("wrap_label", [False, True])
+def test_each_choice_printed_alone_prints_what_the_templates_print(data, wrap_label):
+    """A page that lays out its choices itself (``{% for choice in form.visibility %}{{
+    choice.tag }}``) prints each one as the option templates do."""
+    form = Inputs(data or None)
+    for name in ("visibility", "grouped", "kinds"):
+        for choice in form[name]:
+            context = {"widget": {**choice.data, "wrap_label": wrap_label}}
+            with override("fr"):
+                ours = Renderer().render(choice.template_name, context)
+                theirs = DjangoTemplates().render(choice.template_name, context)
+            assert ours == theirs, (name, choice.data["value"])
+            assert "<script>" not in ours
+
+
 def test_a_ticket_page_s_composer_escapes_what_was_typed():
     html = str(Inputs({"body": "</textarea><script>x</script>"})["body"])
     assert "<script>" not in html and "&lt;/textarea&gt;&lt;script&gt;" in html
@@ -164,6 +180,8 @@ def test_only_widgets_it_does_not_know_go_through_the_templates(monkeypatch):
     form = Inputs({"visibility": "note", "kinds": ["request"]})
     for name in form.fields:
         str(form[name])
+    for choice in [*form["visibility"], *form["kinds"]]:
+        str(choice.tag())
     assert through == []
     with_a_file = forms.ClearableFileInput()
     context = with_a_file.get_context("doc", FieldFile(None, FileField(), "doc.pdf"), {})

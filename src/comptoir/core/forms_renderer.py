@@ -5,8 +5,9 @@ attributes: a list page's filters and bulk bar (a few dozen options, a hundred w
 desk's agents) spent more time there than in all their queries, and a ticket page's composer
 (radio buttons, a text area, a file field) about a sixth of the page. ``Renderer`` prints the
 very HTML Django's templates print for inputs, text areas, selects and radio buttons or check
-boxes (a test holds the two equal, escaping included) and leaves every other widget, and any
-widget whose options have a template of their own, to the templates.
+boxes, whole or one option at a time (a test holds the two equal, escaping included) and
+leaves every other widget, and any widget whose options have a template of their own, to the
+templates.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ CHOICES = {
     _WIDGETS + "radio.html": _WIDGETS + "radio_option.html",
     _WIDGETS + "checkbox_select.html": _WIDGETS + "checkbox_option.html",
 }
+#: One of those options alone, as a page that lays its choices out itself prints it
+#: (``{% for choice in form.visibility %}{{ choice.tag }}``).
+OPTIONS = frozenset(CHOICES.values())
 
 
 class Renderer(DjangoTemplates):
@@ -65,6 +69,8 @@ class Renderer(DjangoTemplates):
                 return select_html(widget)
             if template_name in CHOICES and _plain_options(widget, CHOICES[template_name]):
                 return choices_html(widget)
+            if template_name in OPTIONS:  # stripped, as Django's renderer strips a template's
+                return _input_option(widget).strip()
         return super().render(template_name, context, request=request)
 
 
