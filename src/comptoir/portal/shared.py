@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.http import FileResponse, HttpRequest
 from django.utils.translation import get_language, gettext_lazy
@@ -218,11 +219,43 @@ def describe(event: TicketEvent, ticket: Ticket) -> str:
     return str(EventKind(kind).label) if kind in EventKind.values else kind
 
 
-def timeline(actor: Actor, ticket: Ticket, *, internal: bool) -> list[Entry]:
-    """The ticket's messages and changes in order; public ones only unless ``internal``.
+#: Events a ticket's page shows at first: the newest. A ticket that an alert, a mail loop or a
+#: long exchange has given thousands of events opens as fast as a short one; the whole
+#: timeline is one click away (``?timeline=all``).
+SHOWN = 100
 
-    Four queries at most whatever the length: the events, then the comments and their files
-    if an event names a message, then the ticket's files if an event or a message has one.
+
+@dataclass
+class Timeline:
+    entries: list[Entry]
+    #: Events left out, the oldest (0: the timeline is whole).
+    earlier: int = 0
+
+
+def wants_whole_timeline(request: HttpRequest) -> bool:
+    """Whether the page asked for the whole timeline: its own address, or for a part htmx
+    redraws (the live strip, the links panel), the address of the page it redraws."""
+    if request.GET.get("timeline") == "all":
+        return True
+    page = urlsplit(request.headers.get("HX-Current-URL", "")).query
+    return "all" in parse_qs(page).get("timeline", [])
+
+
+def timeline_context(
+    actor: Actor, ticket: Ticket, *, internal: bool, whole: bool = False
+) -> dict[str, Any]:
+    """What ``portal/partials/_timeline.html`` shows."""
+    found = timeline(actor, ticket, internal=internal, whole=whole)
+    return {"entries": found.entries, "earlier": found.earlier, "whole_timeline": whole}
+
+
+def timeline(actor: Actor, ticket: Ticket, *, internal: bool, whole: bool = False) -> Timeline:
+    """The ticket's messages and changes in order, the newest ``SHOWN`` events unless
+    ``whole``; public ones only unless ``internal``.
+
+    Three queries at most whatever the length: the events, then the messages they name and
+    the files of both if there are any; and a count of the events left out, for a ticket that
+    has more than ``SHOWN``.
     """
     events = selectors.events_visible_to(actor, ticket)
     comments = selectors.comments_visible_to(actor, ticket)
@@ -233,14 +266,27 @@ def timeline(actor: Actor, ticket: Ticket, *, internal: bool) -> list[Entry]:
             comments.filter(public=True),
             files.filter(public=True),
         )
-    listed = list(events)
-    kinds = {event.kind for event in listed}
-    by_comment: dict[int, Comment] = {}
-    if kinds & {EventKind.COMMENTED, EventKind.NOTE_ADDED}:
-        by_comment = {c.pk: c for c in comments}
-    by_id: dict[int, Attachment] = {}
-    if EventKind.ATTACHMENT_ADDED in kinds or any(c.attachments.all() for c in by_comment.values()):
-        by_id = {a.pk: a for a in files}
+    earlier = 0
+    if whole:
+        listed = list(events)
+    else:
+        listed = list(events.reverse()[: SHOWN + 1])[::-1]
+        if len(listed) > SHOWN:
+            listed = listed[1:]
+            earlier = events.count() - SHOWN
+    messages = {
+        event.comment_id
+        for event in listed
+        if event.kind in (EventKind.COMMENTED, EventKind.NOTE_ADDED) and event.comment_id
+    }
+    by_comment = {c.pk: c for c in comments.filter(pk__in=messages)} if messages else {}
+    wanted = {a.pk for c in by_comment.values() for a in c.attachments.all()} | {
+        int((event.after or {}).get("attachment") or 0)
+        for event in listed
+        if event.kind == EventKind.ATTACHMENT_ADDED
+    }
+    wanted.discard(0)
+    by_id = {a.pk: a for a in files.filter(pk__in=wanted)} if wanted else {}
     entries: list[Entry] = []
     for event in listed:
         if event.kind in (EventKind.COMMENTED, EventKind.NOTE_ADDED):
@@ -266,7 +312,7 @@ def timeline(actor: Actor, ticket: Ticket, *, internal: bool) -> list[Entry]:
             continue
         quote = str((event.after or {}).get("comment") or "") if event.kind == "rated" else ""
         entries.append(Entry("change", event, text=describe(event, ticket), quote=quote))
-    return entries
+    return Timeline(entries, earlier)
 
 
 def actions_for(actor: Actor, ticket: Ticket, *, requester_only: bool = False) -> list[Transition]:

@@ -30,7 +30,14 @@ from comptoir.desks.selectors import (
 from comptoir.kb import services as kb_services
 from comptoir.portal.forms import ActionForm, NewTicketForm, RatingForm, ReplyForm
 from comptoir.portal.kb_views import reader_key
-from comptoir.portal.shared import actions_for, actor_for, download, error_text, timeline
+from comptoir.portal.shared import (
+    actions_for,
+    actor_for,
+    download,
+    error_text,
+    timeline_context,
+    wants_whole_timeline,
+)
 from comptoir.tickets import selectors, services
 from comptoir.tickets.models import Ticket
 from comptoir.tickets.permissions import can_rate
@@ -174,7 +181,7 @@ def _detail(
         "portal/ticket.html",
         {
             "ticket": ticket,
-            "entries": timeline(actor, ticket, internal=False),
+            **timeline_context(actor, ticket, internal=False, whole=wants_whole_timeline(request)),
             "form": form or ReplyForm(),
             "actions": [
                 (t.action, REQUESTER_LABELS.get(t.action, t.label), t.action == "reopen")

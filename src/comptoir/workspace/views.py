@@ -33,7 +33,15 @@ from comptoir.core.text import render_markdown
 from comptoir.desks.selectors import desks_visible_to, teams_visible_to
 from comptoir.kb import selectors as kb_selectors
 from comptoir.kb.permissions import can_link_to_ticket
-from comptoir.portal.shared import actions_for, actor_for, download, error_text, is_agent, timeline
+from comptoir.portal.shared import (
+    actions_for,
+    actor_for,
+    download,
+    error_text,
+    is_agent,
+    timeline_context,
+    wants_whole_timeline,
+)
 from comptoir.tickets import selectors, services
 from comptoir.tickets.lifecycle import StatusCategory
 from comptoir.tickets.models import Ticket
@@ -247,7 +255,7 @@ def ticket_context(
     return {
         **live_context(request, ticket, selectors.last_event_id(ticket), shown_state(ticket)),
         "ticket": ticket,
-        "entries": timeline(actor, ticket, internal=True),
+        **timeline_context(actor, ticket, internal=True, whole=wants_whole_timeline(request)),
         "form": form or CommentForm(),
         **actions_context(request, actor, ticket, typed=typed),
         "max_mb": settings.COMPTOIR_MAX_ATTACHMENT_SIZE // (1024 * 1024),
