@@ -345,7 +345,7 @@ def _allowed(
         return [pk for pk in ids if pk in allowed], {}
     kept: list[int] = []
     records: dict[int, Ticket] = {}
-    start, size = 0, wanted
+    start, size = 0, wanted + 10
     while start < len(ids) and len(kept) < wanted:
         window = ids[start : start + size]
         records.update((t.pk, t) for t in list_relations_of(tickets.filter(pk__in=window)))
