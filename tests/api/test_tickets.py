@@ -549,3 +549,34 @@ def test_a_requester_may_not_claim_another_channel(world, api):
     )
     assert error(response, 403, "field_not_allowed")["details"] == {"field": "channel"}
     assert not Ticket.objects.exists()
+
+
+def test_a_long_timeline_is_read_in_pages_and_a_client_asks_only_for_what_is_new(
+    world, api, settings
+):
+    ticket = make_ticket(desk=world.desk, requester=world.requester)
+    agent = api(world.agent)
+    for n in range(7):
+        expect(agent.post(f"tickets/{ticket.ref}/comments", {"body": f"Step {n}"}), 201)
+    every = expect(agent.get(f"tickets/{ticket.ref}/events"), 200)
+    assert len(every) == 8  # created, then the seven replies
+
+    pages, after = [], 0
+    while batch := expect(agent.get(f"tickets/{ticket.ref}/events?limit=3&after={after}"), 200):
+        assert len(batch) <= 3
+        pages.append([e["id"] for e in batch])
+        after = batch[-1]["id"]
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert [i for p in pages for i in p] == [e["id"] for e in every]
+
+    seen = every[-1]["id"]
+    assert expect(agent.get(f"tickets/{ticket.ref}/events?after={seen}"), 200) == []
+    expect(agent.post(f"tickets/{ticket.ref}/comments", {"body": "Fixed?"}), 201)
+    new = expect(agent.get(f"tickets/{ticket.ref}/events?after={seen}"), 200)
+    assert [e["kind"] for e in new] == ["commented"]
+
+    settings.COMPTOIR_API_PAGE_SIZE_MAX = 4
+    capped = expect(agent.get(f"tickets/{ticket.ref}/events?limit=100000"), 200)
+    assert [e["id"] for e in capped] == [e["id"] for e in every[:4]]
+    for bad in ("limit=0", "after=-1", "limit=many"):
+        assert agent.get(f"tickets/{ticket.ref}/events?{bad}").status_code == 422

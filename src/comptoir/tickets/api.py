@@ -282,13 +282,36 @@ def update_ticket(request: HttpRequest, ref: str, payload: TicketPatch):
     return _detail(actor, ref)
 
 
+class EventFilters(Schema):
+    after: int | None = Field(
+        None,
+        ge=0,
+        description="Only the events recorded after this one (its `id`): what happened since "
+        "a client last looked. With `after` or `limit`, events come in the order they were "
+        "recorded (by `id`).",
+    )
+    limit: int | None = Field(
+        None,
+        ge=1,
+        description="At most this many, the oldest first; a value above 200 is capped to 200. "
+        "Without it, every event. Page through a long timeline with `after` set to the last "
+        "`id` received.",
+    )
+
+
 @router.get(
     "/{ref}/events", response={200: list[EventOut], **ERRORS}, summary="The ticket's timeline"
 )
-def list_events(request: HttpRequest, ref: str):
+def list_events(request: HttpRequest, ref: str, filters: Query[EventFilters]):
     actor = actor_of(request)
     ticket = selectors.get_ticket_for(actor, ref)
-    return [event_out(e) for e in selectors.events_visible_to(actor, ticket)]
+    events = selectors.events_visible_to(actor, ticket)
+    if filters.after is not None or filters.limit is not None:
+        # Pages follow the ids, which only grow: two pages never share or skip an event.
+        events = events.filter(pk__gt=filters.after or 0).order_by("id")
+    if filters.limit is not None:
+        events = events[: min(filters.limit, settings.COMPTOIR_API_PAGE_SIZE_MAX)]
+    return [event_out(e) for e in events]
 
 
 @router.get(
