@@ -580,3 +580,22 @@ def test_a_long_timeline_is_read_in_pages_and_a_client_asks_only_for_what_is_new
     assert [e["id"] for e in capped] == [e["id"] for e in every[:4]]
     for bad in ("limit=0", "after=-1", "limit=many"):
         assert agent.get(f"tickets/{ticket.ref}/events?{bad}").status_code == 422
+        assert agent.get(f"tickets/{ticket.ref}/comments?{bad}").status_code == 422
+
+
+def test_a_ticket_s_messages_are_read_the_same_way_and_a_requester_never_gets_a_note(world, api):
+    ticket = make_ticket(desk=world.desk, requester=world.requester)
+    agent, requester = api(world.agent), api(world.requester)
+    for n in range(3):
+        expect(agent.post(f"tickets/{ticket.ref}/comments", {"body": f"Reply {n}"}), 201)
+        note = {"body": f"Note {n}", "public": False}
+        expect(agent.post(f"tickets/{ticket.ref}/comments", note), 201)
+    every = expect(agent.get(f"tickets/{ticket.ref}/comments"), 200)
+    assert [c["body"] for c in every] == [f"{k} {n}" for n in range(3) for k in ("Reply", "Note")]
+
+    first = expect(requester.get(f"tickets/{ticket.ref}/comments?limit=2"), 200)
+    assert [c["body"] for c in first] == ["Reply 0", "Reply 1"]
+    rest = expect(requester.get(f"tickets/{ticket.ref}/comments?after={first[-1]['id']}"), 200)
+    assert [c["body"] for c in rest] == ["Reply 2"]
+    since = expect(agent.get(f"tickets/{ticket.ref}/comments?after={every[3]['id']}"), 200)
+    assert [c["body"] for c in since] == ["Reply 2", "Note 2"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from huey.contrib.djhuey import HUEY
 from ninja import File, Form, Query, Router, Schema, Status
@@ -282,48 +284,56 @@ def update_ticket(request: HttpRequest, ref: str, payload: TicketPatch):
     return _detail(actor, ref)
 
 
-class EventFilters(Schema):
+M = TypeVar("M", bound=models.Model)
+
+
+class Since(Schema):
     after: int | None = Field(
         None,
         ge=0,
-        description="Only the events recorded after this one (its `id`): what happened since "
-        "a client last looked. With `after` or `limit`, events come in the order they were "
-        "recorded (by `id`).",
+        description="Only those recorded after this one (its `id`): what came since a client "
+        "last looked. With `after` or `limit`, they come in the order they were recorded (by "
+        "`id`).",
     )
     limit: int | None = Field(
         None,
         ge=1,
         description="At most this many, the oldest first; a value above 200 is capped to 200. "
-        "Without it, every event. Page through a long timeline with `after` set to the last "
-        "`id` received.",
+        "Without it, all of them. Page through a long ticket with `after` set to the last `id` "
+        "received.",
     )
+
+
+def _since(rows: QuerySet[M], since: Since) -> QuerySet[M] | list[M]:
+    """A ticket's events or messages after ``since.after``, at most ``since.limit``. Pages
+    follow the ids, which only grow: two pages never share or skip a row."""
+    if since.after is None and since.limit is None:
+        return rows
+    rows = rows.filter(pk__gt=since.after or 0).order_by("id")
+    if since.limit is None:
+        return rows
+    return list(rows[: min(since.limit, settings.COMPTOIR_API_PAGE_SIZE_MAX)])
 
 
 @router.get(
     "/{ref}/events", response={200: list[EventOut], **ERRORS}, summary="The ticket's timeline"
 )
-def list_events(request: HttpRequest, ref: str, filters: Query[EventFilters]):
+def list_events(request: HttpRequest, ref: str, since: Query[Since]):
     actor = actor_of(request)
     ticket = selectors.get_ticket_for(actor, ref)
-    events = selectors.events_visible_to(actor, ticket)
-    if filters.after is not None or filters.limit is not None:
-        # Pages follow the ids, which only grow: two pages never share or skip an event.
-        events = events.filter(pk__gt=filters.after or 0).order_by("id")
-    if filters.limit is not None:
-        events = events[: min(filters.limit, settings.COMPTOIR_API_PAGE_SIZE_MAX)]
-    return [event_out(e) for e in events]
+    return [event_out(e) for e in _since(selectors.events_visible_to(actor, ticket), since)]
 
 
 @router.get(
     "/{ref}/comments", response={200: list[CommentOut], **ERRORS}, summary="Replies and notes"
 )
-def list_comments(request: HttpRequest, ref: str):
+def list_comments(request: HttpRequest, ref: str, since: Query[Since]):
     actor = actor_of(request)
     ticket = selectors.get_ticket_for(actor, ref)
     staff = is_staff_on(actor, ticket.desk_id)
     return [
         comment_out(c, ticket.ref, show_internal_files=staff)
-        for c in selectors.comments_visible_to(actor, ticket)
+        for c in _since(selectors.comments_visible_to(actor, ticket), since)
     ]
 
 
