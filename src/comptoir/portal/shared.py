@@ -246,7 +246,7 @@ def timeline_context(
 ) -> dict[str, Any]:
     """What ``portal/partials/_timeline.html`` shows."""
     found = timeline(actor, ticket, internal=internal, whole=whole)
-    return {"entries": found.entries, "earlier": found.earlier, "whole_timeline": whole}
+    return {"entries": found.entries, "earlier": found.earlier}
 
 
 def timeline(actor: Actor, ticket: Ticket, *, internal: bool, whole: bool = False) -> Timeline:
