@@ -127,3 +127,18 @@ def test_the_live_strip_keeps_the_whole_timeline_when_the_page_showed_it(world):
         },
     ).content.decode()
     assert _answers(whole) == list(range(10))
+
+
+@pytest.mark.parametrize(
+    "current", ["http://[::1/desk/?timeline=all", "\x00", "?timeline=%ZZ", "x" * 5000, ""]
+)
+def test_a_garbled_page_address_from_htmx_shows_the_newest_events(world, current):
+    ticket = make_ticket(desk=world.desk, requester=world.requester, title="Forged header")
+    _talk(world, ticket, 7)
+    client = browser(world, "agent")
+    response = client.get(
+        f"/desk/t/{ticket.ref}/live?after=0&shown=x",
+        headers={"HX-Request": "true", "HX-Current-URL": current},
+    )
+    assert response.status_code == 200
+    assert _answers(response.content.decode()) == [2, 3, 4, 5, 6]

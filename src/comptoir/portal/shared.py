@@ -7,6 +7,7 @@ Every read goes through ``tickets.selectors``; nothing here changes anything.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -232,19 +233,16 @@ class Timeline:
     earlier: int = 0
 
 
-def wants_whole_timeline(request: HttpRequest) -> bool:
-    """Whether the page asked for the whole timeline: its own address, or for a part htmx
-    redraws (the live strip, the links panel), the address of the page it redraws."""
-    if request.GET.get("timeline") == "all":
-        return True
-    page = urlsplit(request.headers.get("HX-Current-URL", "")).query
-    return "all" in parse_qs(page).get("timeline", [])
-
-
 def timeline_context(
-    actor: Actor, ticket: Ticket, *, internal: bool, whole: bool = False
+    request: HttpRequest, actor: Actor, ticket: Ticket, *, internal: bool
 ) -> dict[str, Any]:
-    """What ``portal/partials/_timeline.html`` shows."""
+    """What ``portal/partials/_timeline.html`` shows: the whole timeline if the page asked for
+    it (``?timeline=all``), or, for a part htmx redraws (the live strip, the links panel), if
+    the page it redraws did (htmx's ``HX-Current-URL``, which a forged header may garble)."""
+    whole = request.GET.get("timeline") == "all"
+    if not whole and (current := request.headers.get("HX-Current-URL")):
+        with contextlib.suppress(ValueError):
+            whole = "all" in parse_qs(urlsplit(current).query).get("timeline", [])
     found = timeline(actor, ticket, internal=internal, whole=whole)
     return {"entries": found.entries, "earlier": found.earlier}
 

@@ -36,7 +36,6 @@ from comptoir.portal.shared import (
     download,
     error_text,
     timeline_context,
-    wants_whole_timeline,
 )
 from comptoir.tickets import selectors, services
 from comptoir.tickets.models import Ticket
@@ -181,7 +180,7 @@ def _detail(
         "portal/ticket.html",
         {
             "ticket": ticket,
-            **timeline_context(actor, ticket, internal=False, whole=wants_whole_timeline(request)),
+            **timeline_context(request, actor, ticket, internal=False),
             "form": form or ReplyForm(),
             "actions": [
                 (t.action, REQUESTER_LABELS.get(t.action, t.label), t.action == "reopen")

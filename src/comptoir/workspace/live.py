@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from comptoir.accounts.permissions import is_staff_on
 from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
-from comptoir.portal.shared import actor_for, timeline_context, wants_whole_timeline
+from comptoir.portal.shared import actor_for, timeline_context
 from comptoir.tickets import selectors
 from comptoir.workspace.presence import live_context
 from comptoir.workspace.views import actions_context, agent_required, shown_state
@@ -61,7 +61,7 @@ def live(request: HttpRequest, ref: str) -> HttpResponse:
         context.update(
             {
                 "ticket": full,
-                **timeline_context(actor, full, internal=True, whole=wants_whole_timeline(request)),
+                **timeline_context(request, actor, full, internal=True),
                 "fresh": True,
                 "shown": now,
             }

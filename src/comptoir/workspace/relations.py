@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from comptoir.accounts.permissions import is_staff_on
 from comptoir.core.actor import Actor
 from comptoir.core.errors import DomainError, NotFound
-from comptoir.portal.shared import actor_for, error_text, timeline_context, wants_whole_timeline
+from comptoir.portal.shared import actor_for, error_text, timeline_context
 from comptoir.tickets import selectors, services
 from comptoir.tickets.models import Ticket
 from comptoir.workspace.forms import LinkForm, UnlinkForm
@@ -68,7 +68,7 @@ def _answer(
     context = {
         **live_context(request, current, selectors.last_event_id(current), shown_state(current)),
         **relations_context(actor, current, done=done, error=error, **extra),
-        **timeline_context(actor, current, internal=True, whole=wants_whole_timeline(request)),
+        **timeline_context(request, actor, current, internal=True),
         "oob": True,
     }
     return render(request, "workspace/partials/_relations_answer.html", context)

@@ -40,7 +40,6 @@ from comptoir.portal.shared import (
     error_text,
     is_agent,
     timeline_context,
-    wants_whole_timeline,
 )
 from comptoir.tickets import selectors, services
 from comptoir.tickets.lifecycle import StatusCategory
@@ -255,7 +254,7 @@ def ticket_context(
     return {
         **live_context(request, ticket, selectors.last_event_id(ticket), shown_state(ticket)),
         "ticket": ticket,
-        **timeline_context(actor, ticket, internal=True, whole=wants_whole_timeline(request)),
+        **timeline_context(request, actor, ticket, internal=True),
         "form": form or CommentForm(),
         **actions_context(request, actor, ticket, typed=typed),
         "max_mb": settings.COMPTOIR_MAX_ATTACHMENT_SIZE // (1024 * 1024),
