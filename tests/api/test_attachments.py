@@ -247,3 +247,22 @@ def test_a_file_of_another_ticket_is_not_found_through_this_one(world, api, tick
         f"tickets/{ticket.ref}/attachments/{attachment.pk}/download"
     )
     error(response, 404, "not_found")
+
+
+def test_a_ticket_s_files_are_listed_since_one_seen_and_in_pages(world, api, ticket):
+    agent = api(world.agent)
+    for n in range(3):
+        response = agent.post(
+            f"tickets/{ticket.ref}/attachments",
+            {"file": [upload(f"log-{n}.txt", b"line")], "public": "true"},
+            format="multipart",
+        )
+        expect(response, 201)
+    names = ["log-0.txt", "log-1.txt", "log-2.txt"]
+    assert [
+        f["filename"] for f in expect(agent.get(f"tickets/{ticket.ref}/attachments"), 200)
+    ] == names
+    page = expect(agent.get(f"tickets/{ticket.ref}/attachments?limit=2"), 200)
+    rest = expect(agent.get(f"tickets/{ticket.ref}/attachments?after={page[-1]['id']}"), 200)
+    assert [f["filename"] for f in page + rest] == names
+    assert agent.get(f"tickets/{ticket.ref}/attachments?limit=-3").status_code == 422

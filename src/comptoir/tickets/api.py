@@ -305,7 +305,7 @@ class Since(Schema):
 
 
 def _since(rows: QuerySet[M], since: Since) -> QuerySet[M] | list[M]:
-    """A ticket's events or messages after ``since.after``, at most ``since.limit``. Pages
+    """A ticket's events, messages or files after ``since.after``, at most ``since.limit``. Pages
     follow the ids, which only grow: two pages never share or skip a row."""
     if since.after is None and since.limit is None:
         return rows
@@ -357,11 +357,12 @@ def add_comment(request: HttpRequest, ref: str, payload: CommentIn):
     response={200: list[AttachmentOut], **ERRORS},
     summary="Files of the ticket",
 )
-def list_attachments(request: HttpRequest, ref: str):
+def list_attachments(request: HttpRequest, ref: str, since: Query[Since]):
     actor = actor_of(request)
     ticket = selectors.get_ticket_for(actor, ref)
     return [
-        attachment_ref_out(a, ticket.ref) for a in selectors.attachments_visible_to(actor, ticket)
+        attachment_ref_out(a, ticket.ref)
+        for a in _since(selectors.attachments_visible_to(actor, ticket), since)
     ]
 
 
