@@ -46,9 +46,9 @@ class Scope:
     ``where``/``params``: the rule as SQL over the document alias ``d``; ``tokens``: the same
     rule as an FTS5 expression over the document's ``scope`` column (``r5 OR w5``), which
     SQLite uses instead when given (see ``SqliteBackend.candidates``). Both empty: everything.
-    ``staff_text``: whether the staff notes' words may match. ``probe``/``probe_params``: SQL
-    true when the scope holds any document, by the relational indexes, for PostgreSQL's
-    ``holds``.
+    ``staff_text``: whether the staff notes' words may match. ``probe``: SQL true when the scope
+    holds any document, by the relational indexes, for PostgreSQL's ``holds``; it takes
+    ``params`` as ``where`` does (the same rule, each part probed alone).
     """
 
     tokens: str = ""
@@ -56,7 +56,6 @@ class Scope:
     params: tuple = ()
     staff_text: bool = True
     probe: str = ""
-    probe_params: tuple = ()
 
 
 def _where(where: str) -> str:
@@ -402,7 +401,7 @@ class PostgresBackend:
         if key not in self._holds:
             with connection.cursor() as cursor:
                 if scope.probe:
-                    cursor.execute(f"SELECT {scope.probe}", scope.probe_params)
+                    cursor.execute(f"SELECT {scope.probe}", scope.params)
                     self._holds[key] = bool(cursor.fetchone()[0])
                 else:
                     cursor.execute(

@@ -180,7 +180,6 @@ def _ticket_scopes(actor: Actor, staff: set[int]) -> list[Scope]:
             staff_text=False,
             # Each part alone, so that each is one probe of its index, stopping at the first.
             probe=" OR ".join(f"EXISTS (SELECT 1 FROM {documents} d WHERE {p})" for p in parts),
-            probe_params=tuple(params),
         )
     )
     return scopes
