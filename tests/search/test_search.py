@@ -828,3 +828,51 @@ def test_without_filters_only_the_page_is_checked_and_refusals_are_skipped(world
     # One window of 15 ids checked (the page of 5 and ten more) of the 30 found, ten of them
     # refused; the 5 shown come from that read, not from another.
     assert sizes == [15], sizes
+
+
+def test_a_pages_records_come_with_their_people_in_one_query(world):
+    """Each hit's requester and assignee are read with the page, by id, in one query (never
+    joined: a join made PostgreSQL scan and hash the whole user table for a page), and
+    showing them, with the desk, asks nothing more."""
+    from comptoir.tickets.models import Ticket
+
+    tickets = [
+        make_ticket(desk=world.desk, requester=UserFactory(), title=f"Scanner {n}")
+        for n in range(12)
+    ]
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets[::2]]).update(assignee=world.agent)
+    with CaptureQueriesContext(connection) as queries:
+        results = selectors.search(Actor.for_user(world.agent), "scanner", limit=10)
+    assert len(results.tickets) == 10
+    assert not [q for q in queries if 'JOIN "accounts_user"' in q["sql"]]
+    assert len([q for q in queries if 'FROM "accounts_user"' in q["sql"]]) == 1
+    with CaptureQueriesContext(connection) as more:
+        shown = [
+            (hit.ticket.requester.email, hit.ticket.assignee, hit.ticket.desk.name)
+            for hit in results.tickets
+        ]
+    assert len(more) == 0
+    assert {assignee for _, assignee, _ in shown} == {world.agent, None}
+    assert {email for email, _, _ in shown} <= {t.requester.email for t in tickets}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's match reads the rows")
+def test_postgres_ranks_matches_by_the_columns_its_match_read(world):
+    """The reference, title and people that rank a match come with the match's rows: no
+    second read of 200 documents. A title that holds the word still ranks first."""
+    titled = make_ticket(desk=world.desk, requester=world.requester, title="Scanner jammed")
+    body_only = [  # newer: first, were the newest first
+        make_ticket(
+            desk=world.desk,
+            requester=world.requester,
+            title=f"Question {n}",
+            description="The scanner on the second floor.",
+        )
+        for n in range(6)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        found = refs(world.agent, "scanner")
+    assert found[0] == titled.ref
+    assert set(found) == {titled.ref, *(t.ref for t in body_only)}
+    read_again = r"FROM search_ticketdocument WHERE ticket_id IN"
+    assert not [q for q in queries if re.search(read_again, q["sql"])]

@@ -66,36 +66,55 @@ def _where(where: str) -> str:
 BOOSTS = (("ref", 10.0), ("title", 4.0), ("people", 2.0))
 
 
-def boosted(index: Index, words: Words, ids: list[int], limit: int) -> list[tuple[int, float]]:
+def boosted(
+    index: Index,
+    words: Words,
+    ids: list[int],
+    limit: int,
+    known: dict[int, tuple[str, ...]] | None = None,
+) -> list[tuple[int, float]]:
     """A large index's matches, best first: scored by the columns holding every word
     (``BOOSTS``: reference, title, people), then the newest first.
 
     Both engines' own scores read far more: BM25 first counts every row each word is in, over
     the whole index; ``ts_rank`` reads each match's vector, from TOAST. These columns come
-    first in a document row and are short: read with the row, without the long text.
+    first in a document row and are short: read with the row, without the long text, or
+    taken from ``known`` (id → their values), where the match already read them.
     """
     if not ids:
         return []
-    marker = Marker(words)
-    scores: dict[int, float] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {index.key}, {', '.join(c for c, _ in BOOSTS)} "  # noqa: S608
-            f"FROM {index.table} WHERE {index.key} IN ({', '.join(['%s'] * len(ids))})",
-            ids,
-        )
-        for pk, *texts in cursor.fetchall():
-            scores[pk] = 1.0 + sum(
-                boost
-                for (_, boost), text in zip(BOOSTS, texts, strict=True)
-                if text and marker.holds(text, every=not words.any)
+    known = known or {}
+    texts = {pk: known[pk] for pk in ids if pk in known}
+    if missing := [pk for pk in ids if pk not in texts]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {index.key}, {', '.join(c for c, _ in BOOSTS)} "  # noqa: S608
+                f"FROM {index.table} WHERE {index.key} IN ({', '.join(['%s'] * len(missing))})",
+                missing,
             )
+            texts.update((pk, tuple(values)) for pk, *values in cursor.fetchall())
+    marker = Marker(words)
+    scores = {
+        pk: 1.0
+        + sum(
+            boost
+            for (_, boost), text in zip(BOOSTS, values, strict=True)
+            if text and marker.holds(text, every=not words.any)
+        )
+        for pk, values in texts.items()
+    }
     return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:limit]
 
 
 class SqliteBackend:
     #: bm25 weight of each column (ref, title, body, notes, people, scope).
     WEIGHTS = "10.0, 4.0, 1.0, 1.0, 2.0, 0.0"
+
+    def boosted(
+        self, index: Index, words: Words, ids: list[int], limit: int
+    ) -> list[tuple[int, float]]:
+        """``boosted``: the FTS5 match reads no document row to hand on."""
+        return boosted(index, words, ids, limit)
 
     def match(self, words: Words, scope: Scope, columns: tuple[str, ...] | None = None) -> str:
         columns = columns or (TEXT_COLUMNS if scope.staff_text else PUBLIC_COLUMNS)
@@ -171,14 +190,15 @@ class SqliteBackend:
             return []
         if not index.large:
             return self.candidates(index, words, scope, limit=limit, recent=len(found))
-        return boosted(index, words, [pk for pk, _ in found], limit)
+        return self.boosted(index, words, [pk for pk, _ in found], limit)
 
 
 class PostgresBackend:
     """One per search: it keeps what the search asks more than once (each query's text, the
     newest id and the number of rows, each match's ids), which the database would otherwise
     be asked again for each pass: a prefix that starts no longer word is its whole word's
-    query again."""
+    query again. And a large index's matches' ``BOOSTS`` columns, read by the match with the
+    row it reads anyway, for ``boosted``."""
 
     def __init__(self) -> None:
         self._queries: dict[tuple[Words, bool], str] = {}
@@ -188,6 +208,13 @@ class PostgresBackend:
         self._runs: dict[tuple[str, tuple], list[int]] = {}
         self._sizes: dict[str, float] = {}
         self._holds: dict[tuple[str, str], bool] = {}
+        self._boosts: dict[int, tuple[str, ...]] = {}
+
+    def boosted(
+        self, index: Index, words: Words, ids: list[int], limit: int
+    ) -> list[tuple[int, float]]:
+        """``boosted``, from the columns the match read where it read them."""
+        return boosted(index, words, ids, limit, self._boosts if index.large else None)
 
     def tsquery(self, words: Words, staff_text: bool) -> str:
         if (words, staff_text) not in self._queries:
@@ -326,9 +353,12 @@ class PostgresBackend:
             query = f"({query}) & ({self.scope_query(scope.tokens)})"
         # ``+ 0``: sorted after the match, never by walking the primary key and testing each
         # row's vector (which a rare word turns into a walk through the whole table).
+        # A large index's matches are scored by ``boosted`` from a few short columns of the
+        # row: read here, with the row the match reads anyway (the scope's test, the id).
+        boosts = "".join(f", d.{column}" for column, _ in BOOSTS) if index.large else ""
         matched = (
-            f"SELECT d.{key} FROM {table} d WHERE d.vector @@ %s::tsquery{_where(where)} "
-            f"ORDER BY d.{key} + 0 DESC"
+            f"SELECT d.{key}{boosts} FROM {table} d WHERE d.vector @@ %s::tsquery"
+            f"{_where(where)} ORDER BY d.{key} + 0 DESC"
         )
         with connection.cursor() as cursor:
 
@@ -337,7 +367,10 @@ class PostgresBackend:
                 arguments = (bounded, *params, *([recent] if recent else []))
                 if (matched, arguments) not in self._runs:
                     cursor.execute(matched + (" LIMIT %s" if recent else ""), arguments)
-                    self._runs[matched, arguments] = [row[0] for row in cursor.fetchall()]
+                    rows = cursor.fetchall()
+                    if boosts:
+                        self._boosts.update((row[0], row[1:]) for row in rows)
+                    self._runs[matched, arguments] = [row[0] for row in rows]
                 return self._runs[matched, arguments]
 
             def estimate() -> float:
@@ -366,9 +399,8 @@ class PostgresBackend:
         ids = [pk for pk, _ in found]
         return self._ranked(index, words, self.tsquery(words, scope.staff_text), ids, limit)
 
-    @staticmethod
     def _ranked(
-        index: Index, words: Words, query: str, ids: list[int], limit: int
+        self, index: Index, words: Words, query: str, ids: list[int], limit: int
     ) -> list[tuple[int, float]]:
         """``ids`` best first: a large index's by ``boosted`` (``ts_rank`` would read each
         one's vector from TOAST: 200 of them cost more than finding them), a small index's by
@@ -376,7 +408,7 @@ class PostgresBackend:
         if not ids:
             return []
         if index.large:
-            return boosted(index, words, ids, limit)
+            return self.boosted(index, words, ids, limit)
         table, key = index.table, index.key
         with connection.cursor() as cursor:
             cursor.execute(

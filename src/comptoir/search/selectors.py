@@ -8,8 +8,9 @@ Each kind is searched in two steps:
    ``CANDIDATES`` kept. This is the only query that touches the full-text index, and it never
    joins the tickets table: the engine drives from its index and the planner has nothing to mix.
 2. **Records**: the usual selector (``tickets_visible_to`` through ``filter_tickets``,
-   ``articles_visible_to``) applied to those ids with the list filters. It is the authority on
-   who sees what; step 1 only keeps the candidates relevant.
+   ``articles_visible_to``) applied to those ids with the list filters; without filters, the
+   same rule on the tickets read by id (``visible_among``). It is the authority on who sees
+   what; step 1 only keeps the candidates relevant.
 
 Staff notes are words for the ticket's desk staff only: tickets are searched in two scopes,
 the searcher's staff desks (notes included) and their own tickets (public text only).
@@ -30,7 +31,7 @@ from comptoir.core.memo import RowCache
 from comptoir.desks.models import Desk
 from comptoir.kb.models import Article, ArticleVariant
 from comptoir.search import fulltext
-from comptoir.search.backends import Scope, backend, boosted
+from comptoir.search.backends import Scope, backend
 from comptoir.search.highlight import Marker
 from comptoir.search.models import ArticleDocument, PersonDocument, TicketDocument
 from comptoir.search.query import Words, read
@@ -39,6 +40,7 @@ from comptoir.tickets.selectors import (
     filter_tickets,
     get_ticket_for,
     list_relations_of,
+    visible_among,
 )
 
 #: Matches ranked, per kind: the newest this many that the searcher may see (see backends).
@@ -252,7 +254,9 @@ def _ranked(
             ]
         )
     ids = list(dict.fromkeys(pk for found in passes for pk, _ in found))
-    return boosted(index, words, ids, CANDIDATES), any(len(found) >= RANKED for found in passes)
+    return engine.boosted(index, words, ids, CANDIDATES), any(
+        len(found) >= RANKED for found in passes
+    )
 
 
 def _merged(passes: list[list[tuple[int, float]]]) -> tuple[list[tuple[int, float]], bool]:
@@ -335,11 +339,13 @@ def _allowed(
 
     With list filters every candidate is checked (the filters decide which remain), by id.
     Without, the candidates already are what the searcher may see (step 1's copy of the rule):
-    only as many are checked as the page needs, a window that grows if some are refused, and
-    the check reads the records the page shows.
+    only as many are checked as the page needs, a window that grows if some are refused. The
+    window's records, read by id with what a list row shows, are checked by the rule itself
+    (``visible_among``, held equal to ``tickets_visible_to`` by a test): the same answers as
+    the rule in SQL, without compiling and planning it around a list of ids.
     """
-    tickets = filter_tickets(actor, **filters)
     if _filtering(filters):
+        tickets = filter_tickets(actor, **filters)
         allowed = set(tickets.filter(pk__in=ids).values_list("pk", flat=True))
         return [pk for pk in ids if pk in allowed], {}
     kept: list[int] = []
@@ -347,7 +353,9 @@ def _allowed(
     start, size = 0, wanted + 10
     while start < len(ids) and len(kept) < wanted:
         window = ids[start : start + size]
-        records.update((t.pk, t) for t in list_relations_of(tickets.filter(pk__in=window)))
+        rows = list_relations_of(Ticket.objects.filter(pk__in=window))
+        seen = visible_among(actor, rows)
+        records.update((t.pk, t) for t in rows if t.pk in seen)
         kept += [pk for pk in window if pk in records]
         start, size = start + size, size * 2
     return kept + ids[start:], records

@@ -14,6 +14,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
+from comptoir.accounts.models import User
 from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
 from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
@@ -135,9 +136,18 @@ def with_list_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
 
 
 def list_relations_of(tickets: QuerySet[Ticket]) -> list[Ticket]:
-    """``with_list_relations``, read now: the relations no ticket of them has are not asked
-    for (a query built and compiled for nothing, per relation and per page)."""
-    rows = list(tickets.select_related(*_JOINED))
+    """``with_list_relations``, read now, for tickets chosen by id (a search's candidates), in
+    no order. The requesters and assignees come in one query by id: joined, a few dozen
+    tickets made PostgreSQL scan and hash the whole user table, twice. The relations no ticket
+    of them has are not asked for (a query built and compiled for nothing, per relation)."""
+    rows = list(tickets.order_by())
+    users = User.objects.in_bulk(
+        {t.requester_id for t in rows} | {t.assignee_id for t in rows if t.assignee_id}
+    )
+    for ticket in rows:
+        ticket.requester = users[ticket.requester_id]
+        if ticket.assignee_id:
+            ticket.assignee = users[ticket.assignee_id]
     wanted = [
         p
         for p in _PREFETCHED
