@@ -40,8 +40,29 @@ _PIECES = ["printer", "Printers", "principal", "pri", "print", "PRINT", "pr", "x
     st.sampled_from(["printer", "print", "pri jam", "2024", "principal printer"]),
 )
 def test_a_passage_is_the_same_whether_the_text_has_accents_or_not(words, gaps, query):
-    """Plain ASCII text is searched by the words' first letters, other text word by word:
-    both give the same passage. The two texts differ only after the passage's end."""
+    """Text that is ASCII once its accents are folded is searched by the words' first letters,
+    other text ("œ" folds to no one letter) word by word: all give the same passage. The texts
+    differ only after the passage's end."""
     text = "".join(w + g for w, g in zip(words, gaps, strict=False)) + " zz" * 30
     marker = Marker(read(query))
     assert marker.passage(text + " cafe") == marker.passage(text + " café")
+    assert marker.passage(text + " cafe") == marker.passage(text + " cœur")
+
+
+def test_a_word_is_found_deep_in_a_french_text_and_marked_with_its_accents():
+    body = "Bonjour, " + "le téléphone sonne très souvent à l'étage. " * 40 + "Le Réseau tombe."
+    passage = Marker(read("reseau")).passage(body)
+    assert passage.endswith("à l'étage. Le <mark>Réseau</mark> tombe")
+    assert passage.startswith("… ")
+    nowhere = Marker(read("imprimante")).passage(body)
+    assert nowhere.startswith("Bonjour, le téléphone") and "<mark>" not in nowhere
+
+
+def test_a_title_with_accents_holds_the_words_typed_without_them():
+    marker = Marker(read("reseau lent"))
+    assert marker.holds("Réseau très LENT au 2e étage")
+    assert not marker.holds("Réseau coupé")
+    assert not marker.holds("Téléphone lent")
+    assert marker.holds("Réseau coupé", every=False)
+    assert Marker(read("strasse")).holds("Bureau Hauptstraße 5") is False  # a word, not a part
+    assert Marker(read("straße")).holds("Hauptstraße, Straße 5")

@@ -14,11 +14,13 @@ import html
 import re
 import unicodedata
 from collections import deque
+from functools import lru_cache
 from itertools import islice
 
 from comptoir.search.query import PREFIX_FROM, Words
 
 _TOKEN = re.compile(r"[^\W_]+")
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 #: Words shown before and after the first word found, in a passage.
 BEFORE, AFTER = 8, 24
 #: Characters read back from the first word found for the words before it (more if they do
@@ -29,6 +31,21 @@ _LOOKBACK = 40 * BEFORE
 def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@lru_cache(maxsize=4096)
+def _folded_char(char: str) -> str:
+    folded = fold(char)
+    return folded if len(folded) == 1 else char
+
+
+def aligned(text: str) -> str:
+    """``text`` folded character by character where a character folds to one ("é" to "e"),
+    others left as they are: the same length as ``text``, so that what is found in it is
+    found at the same place in ``text``. ASCII when the text is French or English."""
+    if text.isascii():
+        return text
+    return _NOT_ASCII.sub(lambda found: _folded_char(found.group()), text)
 
 
 class Marker:
@@ -72,8 +89,8 @@ class Marker:
 
     def holds(self, text: str, *, every: bool = True) -> bool:
         """Whether ``text`` holds every word looked for (``every=False``: any of them)."""
-        if text.isascii():
-            present = [bool(start.search(text)) for start in self._starts.values()]
+        if (plain := aligned(text)).isascii():
+            present = [bool(start.search(plain)) for start in self._starts.values()]
             if not (all(present) if every else any(present)):
                 return False
         wanted = set(self.words)
@@ -94,13 +111,18 @@ class Marker:
 
         The text is read up to that word only, keeping the few words before it.
         """
-        first = self._first_found(text) if text.isascii() and self.words else None
+        plain = aligned(text)
+        searched = plain.isascii() and bool(self.words)
+        first = self._first_found(plain) if searched else None
         if first is not None:  # found without reading every word before it
             before = [*_TOKEN.finditer(text, max(0, first.start() - _LOOKBACK), first.start())]
             if len(before) <= BEFORE and first.start() > _LOOKBACK:  # very long words
                 before = [*_TOKEN.finditer(text, 0, first.start())]
             window: deque[re.Match[str]] = deque([*before[-BEFORE:], first])
             tokens = _TOKEN.finditer(text, first.end())
+        elif searched:  # no word found (any would start where ``_first_found`` looked): the start
+            tokens = _TOKEN.finditer(text)
+            window = deque(islice(tokens, 1))
         else:
             tokens = _TOKEN.finditer(text)
             window = deque(maxlen=BEFORE + 1)
@@ -120,8 +142,9 @@ class Marker:
         return prefix + self._mark(text, start, end) + suffix
 
     def _first_found(self, text: str) -> re.Match[str] | None:
-        """The first word found in an ASCII ``text``, looked for where a word starts with the
-        first letters of one looked for (``_any_start``): any word found does."""
+        """The first word found in an ASCII ``text`` (a text ``aligned``: its place is the same
+        in the text it was folded from), looked for where a word starts with the first letters
+        of one looked for (``_any_start``): any word found does."""
         at = 0
         while (start := self._any_start.search(text, at)) is not None:
             token = _TOKEN.match(text, start.start())
