@@ -689,6 +689,26 @@ def test_a_handful_among_the_newest_widens_the_window_a_step():
     assert asked({"w0": 1, "w1": 2, "w2": 3, "": 130_000}) == ["w0", "w1", "w2", ""]
 
 
+def test_age_windows_come_between_two_sizes():
+    """Besides the current bucket of a size and the one before, three and four of them: a
+    query whose matches need 30,000 tickets is asked among the newest 40,000, not the
+    120,000 of the next size's two buckets (PostgreSQL)."""
+    from comptoir.search.backends import PostgresBackend
+
+    windows = PostgresBackend._windows(1_000_000, fulltext.TICKETS)
+    spans = [span for _, span in windows]
+    assert spans == sorted(spans) and spans[-1] == 1_000_000
+    assert ("'#a1_50' | '#a1_49' | '#a1_48'", 40_001) in windows
+    assert ("'#a2_12' | '#a2_11'", 120_001) in windows
+    assert not [w for w, _ in windows if "_0'" in w]  # from the first bucket: every row
+    runs: list[str] = []
+    found = PostgresBackend._newest(
+        lambda window: runs.append(window) or list(range(200)), windows, 200, lambda: 400 / 30_000
+    )
+    assert len(found) == 200
+    assert runs == ["'#a1_50' | '#a1_49' | '#a1_48'"]
+
+
 def test_longer_words_are_looked_for_only_when_whole_words_do_not_fill_the_page(world):
     make = lambda title: make_ticket(desk=world.desk, requester=world.requester, title=title)  # noqa: E731
     # Made-up words, which no stemmer takes for one another.

@@ -449,7 +449,8 @@ class PostgresBackend:
         """The newest ``recent`` matches: ``run`` over the smallest window that should hold
         them by the planner's ``estimate`` of the share of rows that match; if it holds fewer,
         over the window the share it found says should, or, when it found only a handful
-        (``SAMPLE``), over the next window; past the last window, over every row. Each query
+        (``SAMPLE``), over a window four times as wide (the next size of bucket); past the
+        last window, over every row. Each query
         reads each word's whole list in the index, so few are run: the estimate (the
         planner's statistics of the words, within a factor of two at a million tickets, a
         planning without an execution) spares the windows too small for a rare word's
@@ -470,7 +471,7 @@ class PostgresBackend:
             ids = run(window)
             if len(ids) >= recent:
                 return ids
-            wanted = span * recent * 2 // len(ids) if len(ids) >= SAMPLE else span + 1
+            wanted = span * recent * 2 // len(ids) if len(ids) >= SAMPLE else span * 4
         return run("")
 
     def _newest_id_of(self, cursor, index: Index) -> int:
@@ -490,7 +491,14 @@ class PostgresBackend:
     def _windows(newest: int, index: Index) -> list[tuple[str, int]]:
         """The age windows of ``index`` whose newest id is ``newest``, smallest first, as
         ``tsquery`` text with the number of rows they span; the last is every row (empty).
-        Only tickets carry age tokens."""
+        Only tickets carry age tokens.
+
+        A window is the current bucket of a size and the ones before it: two, and up to as
+        many as one bucket of the next size holds (four), so that the spans between two
+        sizes are windows too. Three buckets of 20,000 span 40,000 to 60,000 tickets, where
+        the next size's two buckets of 80,000 span 80,000 to 160,000: a window twice as wide
+        as needed reads the match's rows twice over.
+        """
         if index.table != TICKETS.table:
             return [("", 0)]
         windows = []
@@ -498,8 +506,16 @@ class PostgresBackend:
             bucket = newest // size
             if bucket < 2:  # this window and the larger ones would be every row
                 break
-            tokens = f"'{age_token(level, bucket)}' | '{age_token(level, bucket - 1)}'"
-            windows.append((tokens, newest - (bucket - 1) * size + 1))
+            larger = fulltext.AGES[level + 1] // size if level + 1 < len(fulltext.AGES) else 2
+            for count in range(2, max(2, larger) + 1):
+                first = bucket - count + 1
+                if first < 1:  # from the first bucket on: every row
+                    break
+                buckets = range(bucket, first - 1, -1)
+                tokens = " | ".join(f"'{age_token(level, b)}'" for b in buckets)
+                windows.append((tokens, newest - first * size + 1))
+        # The same span twice: the fewer, larger buckets.
+        windows.sort(key=lambda window: (window[1], window[0].count("|")))
         return [*windows, ("", newest)]
 
 
