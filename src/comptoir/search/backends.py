@@ -450,11 +450,10 @@ class PostgresBackend:
         them by the planner's ``estimate`` of the share of rows that match; if it holds fewer,
         over the window the share it found says should, or, when it found only a handful
         (``SAMPLE``), over a window four times as wide (the next size of bucket); past the
-        last window, over every row. Each query
-        reads each word's whole list in the index, so few are run: the estimate (the
-        planner's statistics of the words, within a factor of two at a million tickets, a
-        planning without an execution) spares the windows too small for a rare word's
-        matches. Twice the rows wanted are asked for, for safety.
+        last window, over every row. Each query reads each word's whole list in the index, so
+        few are run: the estimate (the planner's statistics of the words, within a factor of
+        two at a million tickets, a planning without an execution) spares the windows too
+        small for a rare word's matches. Twice the rows wanted are asked for, for safety.
 
         A handful of matches among the newest tickets says little of the older ones: the
         newest may be about something else (an outage, a batch of imports). Taken at its word,

@@ -40,7 +40,7 @@ from comptoir.tickets.selectors import (
     filter_tickets,
     get_ticket_for,
     list_relations_of,
-    visible_among,
+    visible_by_id,
 )
 
 #: Matches ranked, per kind: the newest this many that the searcher may see (see backends).
@@ -341,8 +341,8 @@ def _allowed(
     Without, the candidates already are what the searcher may see (step 1's copy of the rule):
     only as many are checked as the page needs, a window that grows if some are refused. The
     window's records, read by id with what a list row shows, are checked by the rule itself
-    (``visible_among``, held equal to ``tickets_visible_to`` by a test): the same answers as
-    the rule in SQL, without compiling and planning it around a list of ids.
+    (``visible_by_id``; ``visible_among`` is held equal to ``tickets_visible_to`` by a test):
+    the same answers as the rule in SQL, without compiling and planning it around the ids.
     """
     if _filtering(filters):
         tickets = filter_tickets(actor, **filters)
@@ -353,9 +353,7 @@ def _allowed(
     start, size = 0, wanted + 10
     while start < len(ids) and len(kept) < wanted:
         window = ids[start : start + size]
-        rows = list_relations_of(Ticket.objects.filter(pk__in=window))
-        seen = visible_among(actor, rows)
-        records.update((t.pk, t) for t in rows if t.pk in seen)
+        records.update((t.pk, t) for t in visible_by_id(actor, window))
         kept += [pk for pk in window if pk in records]
         start, size = start + size, size * 2
     return kept + ids[start:], records
