@@ -106,15 +106,29 @@ def boosted(
     return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:limit]
 
 
-class SqliteBackend:
-    #: bm25 weight of each column (ref, title, body, notes, people, scope).
-    WEIGHTS = "10.0, 4.0, 1.0, 1.0, 2.0, 0.0"
+class _Engine:
+    """What both engines share: one per search, it keeps a large index's matches' ``BOOSTS``
+    columns where the match read them with the document row it reads anyway, for
+    ``boosted``."""
+
+    def __init__(self) -> None:
+        self._boosts: dict[int, tuple[str, ...]] = {}
 
     def boosted(
         self, index: Index, words: Words, ids: list[int], limit: int
     ) -> list[tuple[int, float]]:
-        """``boosted``: the FTS5 match reads no document row to hand on."""
-        return boosted(index, words, ids, limit)
+        """``boosted``, from the columns the match read where it read them."""
+        return boosted(index, words, ids, limit, self._boosts if index.large else None)
+
+
+def _boost_columns(index: Index) -> str:
+    """The ``BOOSTS`` columns of the document alias ``d``, for a large index's match."""
+    return "".join(f", d.{column}" for column, _ in BOOSTS) if index.large else ""
+
+
+class SqliteBackend(_Engine):
+    #: bm25 weight of each column (ref, title, body, notes, people, scope).
+    WEIGHTS = "10.0, 4.0, 1.0, 1.0, 2.0, 0.0"
 
     def match(self, words: Words, scope: Scope, columns: tuple[str, ...] | None = None) -> str:
         columns = columns or (TEXT_COLUMNS if scope.staff_text else PUBLIC_COLUMNS)
@@ -146,11 +160,13 @@ class SqliteBackend:
         fts, table, key = index.fts, index.table, index.key
         arguments: list = [self.match(words, scope)]
         score = f"bm25({fts}, {self.WEIGHTS})" if ranked and not index.large else "0"
+        boosts = ""
         if scope.tokens or not scope.where:
             matched = f"SELECT rowid AS id, {score} AS score FROM {fts} WHERE {fts} MATCH %s"
-        else:
+        else:  # the document row is read for the scope: its boosts come with it
+            boosts = _boost_columns(index)
             matched = (
-                f"SELECT {fts}.rowid AS id, {score} AS score "
+                f"SELECT {fts}.rowid AS id, {score} AS score{boosts} "
                 f"FROM {fts} JOIN {table} d ON d.{key} = {fts}.rowid "
                 f"WHERE {fts} MATCH %s AND ({scope.where})"
             )
@@ -162,7 +178,10 @@ class SqliteBackend:
         with connection.cursor() as cursor:
             if index.large or not ranked:
                 cursor.execute(matched, arguments)
-                found = [(row[0], 0.0) for row in cursor.fetchall()]
+                rows = cursor.fetchall()
+                if boosts:
+                    self._boosts.update((row[0], tuple(row[2:])) for row in rows)
+                found = [(row[0], 0.0) for row in rows]
                 return self.rank(index, words, scope, found, limit) if ranked else found
             cursor.execute(
                 f"SELECT id, score FROM ({matched}) ORDER BY score, id DESC LIMIT %s",
@@ -193,14 +212,14 @@ class SqliteBackend:
         return self.boosted(index, words, [pk for pk, _ in found], limit)
 
 
-class PostgresBackend:
+class PostgresBackend(_Engine):
     """One per search: it keeps what the search asks more than once (each query's text, the
     newest id and the number of rows, each match's ids), which the database would otherwise
     be asked again for each pass: a prefix that starts no longer word is its whole word's
-    query again. And a large index's matches' ``BOOSTS`` columns, read by the match with the
-    row it reads anyway, for ``boosted``."""
+    query again."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._queries: dict[tuple[Words, bool], str] = {}
         self._forms: dict[Words, list[tuple[str, str, str]]] = {}
         self._rows: dict[tuple[str, ...], list[tuple[str, str, str, str]]] = {}
@@ -208,13 +227,6 @@ class PostgresBackend:
         self._runs: dict[tuple[str, tuple], list[int]] = {}
         self._sizes: dict[str, float] = {}
         self._holds: dict[tuple[str, str], bool] = {}
-        self._boosts: dict[int, tuple[str, ...]] = {}
-
-    def boosted(
-        self, index: Index, words: Words, ids: list[int], limit: int
-    ) -> list[tuple[int, float]]:
-        """``boosted``, from the columns the match read where it read them."""
-        return boosted(index, words, ids, limit, self._boosts if index.large else None)
 
     def tsquery(self, words: Words, staff_text: bool) -> str:
         if (words, staff_text) not in self._queries:
@@ -355,7 +367,7 @@ class PostgresBackend:
         # row's vector (which a rare word turns into a walk through the whole table).
         # A large index's matches are scored by ``boosted`` from a few short columns of the
         # row: read here, with the row the match reads anyway (the scope's test, the id).
-        boosts = "".join(f", d.{column}" for column, _ in BOOSTS) if index.large else ""
+        boosts = _boost_columns(index)
         matched = (
             f"SELECT d.{key}{boosts} FROM {table} d WHERE d.vector @@ %s::tsquery"
             f"{_where(where)} ORDER BY d.{key} + 0 DESC"
@@ -369,7 +381,7 @@ class PostgresBackend:
                     cursor.execute(matched + (" LIMIT %s" if recent else ""), arguments)
                     rows = cursor.fetchall()
                     if boosts:
-                        self._boosts.update((row[0], row[1:]) for row in rows)
+                        self._boosts.update((row[0], tuple(row[1:])) for row in rows)
                     self._runs[matched, arguments] = [row[0] for row in rows]
                 return self._runs[matched, arguments]
 
