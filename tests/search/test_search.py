@@ -20,7 +20,7 @@ from comptoir.search import fulltext, indexing, selectors
 from comptoir.search.models import PersonDocument, TicketDocument
 from comptoir.search.query import read
 from comptoir.tickets.services import add_comment, update_ticket
-from tests.factories import UserFactory, make_ticket
+from tests.factories import CategoryFactory, TeamFactory, UserFactory, make_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -874,6 +874,50 @@ def test_a_pages_records_come_with_their_people_in_one_query(world):
     assert len(more) == 0
     assert {assignee for _, assignee, _ in shown} == {world.agent, None}
     assert {email for email, _, _ in shown} <= {t.requester.email for t in tickets}
+
+
+def test_a_hit_reads_what_it_shows_and_the_api_adds_the_rest(world, api):
+    """A hit shows its requester, assignee and desk: the page reads no organisation, category
+    nor team, and the desk comes from the desks' cache once it holds it. The API's answer,
+    a whole list row per ticket, adds those three, one query each, whatever the page's size."""
+    from comptoir.tickets.models import Ticket
+
+    category = CategoryFactory(desk=world.desk)
+    team = TeamFactory(desk=world.desk)
+    tickets = [
+        make_ticket(desk=world.desk, requester=world.requester, title=f"Scanner {n}")
+        for n in range(4)
+    ]
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(category=category, team=team)
+    agent = Actor.for_user(world.agent)
+    selectors.search(agent, "scanner")  # the desk, cached
+    with CaptureQueriesContext(connection) as queries:
+        results = selectors.search(agent, "scanner")
+        shown = {(hit.ticket.desk.name, hit.ticket.requester.email) for hit in results.tickets}
+    assert shown == {(world.desk.name, world.requester.email)}
+    read = " ".join(q["sql"] for q in queries)
+    for table in ("accounts_organisation", "desks_category", "accounts_team", "desks_desk"):
+        assert f'FROM "{table}"' not in read, table
+    world.desk.name = "Renamed desk"
+    world.desk.save()  # drops the cached desk
+    assert {hit.ticket.desk.name for hit in selectors.search(agent, "scanner").tickets} == {
+        "Renamed desk"
+    }
+
+    for pages in (2, 4):
+        with CaptureQueriesContext(connection) as queries:
+            response = api(world.agent).get("search", {"q": "scanner", "limit": pages})
+        found = response.json()["tickets"]
+        assert len(found) == pages
+        assert {(t["ticket"]["category"]["id"], t["ticket"]["team"]["slug"]) for t in found} == {
+            (category.pk, team.slug)
+        }
+        assert {t["ticket"]["organisation"]["slug"] for t in found} == {
+            world.requester.organisation.slug
+        }
+        read = [q["sql"] for q in queries]
+        for table in ("accounts_organisation", "desks_category", "accounts_team"):
+            assert len([q for q in read if f'FROM "{table}"' in q]) == 1, table
 
 
 def test_an_agent_s_matches_are_ranked_by_the_columns_the_match_read(world):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
+
 from django.db.models import Q, QuerySet
 
 from comptoir.accounts.models import Team
@@ -55,8 +58,23 @@ def resolve_desk(actor: Actor, value: str | int) -> Desk:
 desks_cache = RowCache("desks")
 
 
+def desks_by_id(desk_ids: Iterable[int]) -> dict[int, Desk]:
+    """Desks by id, from ``desks_cache`` (one query for each not cached, a few desks at most),
+    for rows already read whose desk is shown: no permission is checked here. A desk deleted
+    meanwhile is left out."""
+    found = {}
+    for desk_id in set(desk_ids):
+        frozen = desks_cache.get(("id", desk_id), partial(_frozen, Q(pk=desk_id)))
+        if frozen is not None:
+            found[desk_id] = thaw(frozen)
+    return found
+
+
 def _load_desk(text: str) -> Frozen | None:
-    query = slug_or_id(text) | Q(prefix=text.upper())
+    return _frozen(slug_or_id(text) | Q(prefix=text.upper()))
+
+
+def _frozen(query: Q) -> Frozen | None:
     desk = Desk.objects.select_related("default_team").filter(query).first()
     return freeze(desk, "default_team", skip=("last_number",)) if desk is not None else None
 

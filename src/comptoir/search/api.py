@@ -14,7 +14,7 @@ from comptoir.core.api import ErrorOut
 from comptoir.search import selectors
 from comptoir.tickets.api import TicketListFilters, list_filters
 from comptoir.tickets.schemas import TicketOut, ticket_out
-from comptoir.tickets.selectors import tag_names_of
+from comptoir.tickets.selectors import add_list_relations, tag_names_of
 
 router = Router(tags=["search"])
 
@@ -111,7 +111,9 @@ def search(request: HttpRequest, params: Query[SearchParams]):
         offset=params.offset,
         filters={"desk_ids": desk_ids, **filters},
     )
-    tags = tag_names_of([hit.ticket.pk for hit in found.tickets])
+    tickets = [hit.ticket for hit in found.tickets]
+    add_list_relations(tickets)  # what a ticket's answer shows that a hit does not
+    tags = tag_names_of([ticket.pk for ticket in tickets])
     return {
         "q": params.q[:500],
         "words": list(found.words.words),

@@ -47,12 +47,16 @@ from comptoir.tickets.selectors import (
 RANKED = 200
 #: Rows the full-text step hands to the visibility step, per kind.
 CANDIDATES = 1000
+#: What a ticket's hit shows of its relations besides its requester and assignee; the API adds
+#: the rest of a list row's (``tickets.selectors.add_list_relations``).
+HIT_RELATIONS = ("desk",)
 
 KINDS = ("ticket", "article", "person")
 
 
 @dataclass
 class TicketHit:
+    #: Read with its requester, assignee and ``HIT_RELATIONS``.
     ticket: Ticket
     score: float
     title: str = ""
@@ -298,7 +302,10 @@ def _tickets(
     shown = ordered[offset : offset + limit]
     # Every shown id passed ``_allowed`` (or ``get_ticket_for``): the rule is not applied twice.
     if missing := [pk for pk in shown if pk not in records]:
-        records.update((t.pk, t) for t in list_relations_of(Ticket.objects.filter(pk__in=missing)))
+        records.update(
+            (t.pk, t)
+            for t in list_relations_of(Ticket.objects.filter(pk__in=missing), HIT_RELATIONS)
+        )
     exact_ids = {t.pk for t in exact}
     hits = [
         TicketHit(
@@ -340,7 +347,7 @@ def _allowed(
     With list filters every candidate is checked (the filters decide which remain), by id.
     Without, the candidates already are what the searcher may see (step 1's copy of the rule):
     only as many are checked as the page needs, a window that grows if some are refused. The
-    window's records, read by id with what a list row shows, are checked by the rule itself
+    window's records, read by id with what a hit shows (``HIT_RELATIONS``), are checked by the rule itself
     (``visible_by_id``; ``visible_among`` is held equal to ``tickets_visible_to`` by a test):
     the same answers as the rule in SQL, without compiling and planning it around the ids.
     """
@@ -353,7 +360,7 @@ def _allowed(
     start, size = 0, wanted + 10
     while start < len(ids) and len(kept) < wanted:
         window = ids[start : start + size]
-        records.update((t.pk, t) for t in visible_by_id(actor, window))
+        records.update((t.pk, t) for t in visible_by_id(actor, window, HIT_RELATIONS))
         kept += [pk for pk in window if pk in records]
         start, size = start + size, size * 2
     return kept + ids[start:], records

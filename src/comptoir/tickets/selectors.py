@@ -18,6 +18,7 @@ from comptoir.accounts.models import User
 from comptoir.accounts.permissions import is_staff_on, staff_desk_ids
 from comptoir.core.actor import Actor
 from comptoir.core.errors import NotFound
+from comptoir.desks.selectors import desks_by_id
 from comptoir.tickets.models import Attachment, Comment, Rating, Ticket, TicketEvent
 
 
@@ -125,6 +126,8 @@ _PREFETCHED = (
     Prefetch("parent", queryset=Ticket.objects.only("id", "ref")),
     Prefetch("merged_into", queryset=Ticket.objects.only("id", "ref")),
 )
+#: The names of ``_PREFETCHED``: what a list row shows besides the requester and assignee.
+LIST_RELATIONS = ("desk", "organisation", "category", "team", "parent", "merged_into")
 
 
 def with_list_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
@@ -135,33 +138,53 @@ def with_list_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     return tickets.select_related(*_JOINED).prefetch_related(*_PREFETCHED)
 
 
-def list_relations_of(tickets: QuerySet[Ticket]) -> list[Ticket]:
+def list_relations_of(
+    tickets: QuerySet[Ticket], relations: tuple[str, ...] = LIST_RELATIONS
+) -> list[Ticket]:
     """``with_list_relations``, read now, for tickets chosen by id (a search's candidates), in
-    no order. The requesters and assignees come in one query by id: joined, a few dozen
-    tickets made PostgreSQL scan and hash the whole user table, twice. The relations no ticket
-    of them has are not asked for (a query built and compiled for nothing, per relation)."""
+    no order; of the other relations, only ``relations`` (``add_list_relations``). The
+    requesters and assignees come in one query by id: joined, a few dozen tickets made
+    PostgreSQL scan and hash the whole user table, twice."""
     rows = list(tickets.order_by())
-    users = User.objects.in_bulk(
+    users = User.objects.order_by().in_bulk(
         {t.requester_id for t in rows} | {t.assignee_id for t in rows if t.assignee_id}
     )
     for ticket in rows:
         ticket.requester = users[ticket.requester_id]  # protected: never deleted under a ticket
         if ticket.assignee_id:  # one deleted since the ticket was read: unassigned, as it now is
             ticket.assignee = users.get(ticket.assignee_id)
-    wanted = [
-        p
-        for p in _PREFETCHED
-        if any(getattr(t, f"{p.prefetch_to if isinstance(p, Prefetch) else p}_id") for t in rows)
-    ]
-    prefetch_related_objects(rows, *wanted)
+    add_list_relations(rows, relations)
     return rows
 
 
-def visible_by_id(actor: Actor, ids: Iterable[int]) -> list[Ticket]:
+def add_list_relations(rows: list[Ticket], relations: tuple[str, ...] = LIST_RELATIONS) -> None:
+    """The ``relations`` of what a list row shows that ``rows`` were read without: one query
+    per relation some row has and none has yet (a query built and compiled for nothing
+    otherwise), the desk from the desks' cache (``desks_by_id``)."""
+    if "desk" in relations:
+        unread = [t for t in rows if not Ticket.desk.is_cached(t)]
+        desks = desks_by_id(t.desk_id for t in unread)
+        for ticket in unread:
+            if ticket.desk_id in desks:  # else deleted meanwhile: read as the ORM would
+                ticket.desk = desks[ticket.desk_id]
+    wanted = [
+        p
+        for p in _PREFETCHED
+        if (name := p.prefetch_to if isinstance(p, Prefetch) else p) in relations
+        and name != "desk"
+        and any(getattr(t, f"{name}_id") for t in rows)
+    ]
+    prefetch_related_objects(rows, *wanted)
+
+
+def visible_by_id(
+    actor: Actor, ids: Iterable[int], relations: tuple[str, ...] = LIST_RELATIONS
+) -> list[Ticket]:
     """The tickets of ``ids`` that ``actor`` may see, in no order, read with what a list row
-    shows (``list_relations_of``) and checked on the rows read (``visible_among``): for a few
-    dozen ids, no statement compiles and plans the visibility rule around them."""
-    rows = list_relations_of(Ticket.objects.filter(pk__in=list(ids)))
+    shows (``list_relations_of``: of the other relations, only ``relations``) and checked on
+    the rows read (``visible_among``): for a few dozen ids, no statement compiles and plans
+    the visibility rule around them."""
+    rows = list_relations_of(Ticket.objects.filter(pk__in=list(ids)), relations)
     seen = visible_among(actor, rows)
     return [ticket for ticket in rows if ticket.pk in seen]
 
