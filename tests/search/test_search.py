@@ -709,6 +709,62 @@ def test_age_windows_come_between_two_sizes():
     assert runs == ["'#a1_50' | '#a1_49' | '#a1_48'"]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_the_share_a_query_matches_is_estimated_as_the_planner_does(world):
+    """The age window is chosen by the share of rows a query should match: estimated from the
+    statistics ``ANALYZE`` keeps, read once, not by asking the planner on every search. The
+    estimate is the planner's own, for every shape of query a search sends."""
+    from comptoir.search.backends import estimated_share, lexeme_statistics
+
+    make = lambda title: make_ticket(desk=world.desk, requester=world.requester, title=title)  # noqa: E731
+    for n in range(60):
+        make(f"Printer {n} offline" if n % 3 else f"Scanner {n} jammed on the third floor")
+    table = fulltext.TICKETS.table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        rows = cursor.fetchone()[0]
+    statistics = lexeme_statistics(table)
+    assert statistics is not None and statistics.shares
+    shapes = [
+        "'printer'",
+        "'printer' & 'offlin'",
+        "'printer' | 'scanner'",
+        "('printer' | '!printer') & ('jam' | 'jammed')",
+        "'printer' & !'offlin'",
+        "'scanner' <-> 'jam'",
+        "'print':* & 'floor'",
+        "'zorblat'",
+        "('offlin') & ('#r1' | '#w1')",
+        "'it''s'",
+    ]
+    with connection.cursor() as cursor:
+        for query in shapes:
+            cursor.execute(
+                f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE vector @@ %s",  # noqa: S608
+                [query],
+            )
+            planned = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+            ours = estimated_share(query, statistics) * rows
+            # The planner rounds to whole rows, at least one.
+            assert abs(max(ours, 1) - planned) <= max(1.0, planned * 0.02), (query, ours, planned)
+
+
+def test_an_estimate_is_never_an_error():
+    """Text the estimate cannot read matches every row (the smallest window first, as a
+    query the statistics know nothing of); without statistics, PostgreSQL's default share."""
+    from comptoir.search.backends import LexemeStatistics, estimated_share
+
+    known = LexemeStatistics({"printer": 0.4, "offlin": 0.1, "print": 0.2}, least=0.05)
+    assert estimated_share("'printer' & 'offlin'", known) == pytest.approx(0.04)
+    assert estimated_share("'printer' | 'offlin'", known) == pytest.approx(0.46)
+    assert estimated_share("'zorblat'", known) == 0.005  # unlisted: half the least, at most
+    assert estimated_share("!'printer'", known) == pytest.approx(0.6)
+    for broken in ("", "'printer' &", "('printer'", "'printer')", "& 'printer'", "'a' ? 'b'"):
+        assert estimated_share(broken, known) == 1.0, broken
+    assert estimated_share("'printer'", None) == 0.005
+
+
 def test_longer_words_are_looked_for_only_when_whole_words_do_not_fill_the_page(world):
     make = lambda title: make_ticket(desk=world.desk, requester=world.requester, title=title)  # noqa: E731
     # Made-up words, which no stemmer takes for one another.

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from comptoir.core.memo import RowCache
 from comptoir.search import fulltext
 from comptoir.search.fulltext import TEXT_COLUMNS, TICKETS, Index, age_token
 from comptoir.search.highlight import Marker
@@ -225,7 +226,6 @@ class PostgresBackend(_Engine):
         self._rows: dict[tuple[str, ...], list[tuple[str, str, str, str]]] = {}
         self._newest_id: dict[str, int] = {}
         self._runs: dict[tuple[str, tuple], list[int]] = {}
-        self._sizes: dict[str, float] = {}
         self._holds: dict[tuple[str, str], bool] = {}
 
     def tsquery(self, words: Words, staff_text: bool) -> str:
@@ -386,15 +386,9 @@ class PostgresBackend(_Engine):
                 return self._runs[matched, arguments]
 
             def estimate() -> float:
-                """The share of rows that match, by the planner's statistics of the words (the
-                scope's SQL left out: an expression the statistics do not know)."""
-                cursor.execute(
-                    f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE vector @@ %s::tsquery",
-                    [query],
-                )
-                plan = cursor.fetchone()[0][0]["Plan"]
-                rows = self._sizes[table]
-                return plan["Plan Rows"] / rows if rows > 0 else 1.0
+                """The share of rows that match, by the statistics of the words (the scope's
+                SQL left out: an expression the statistics do not know)."""
+                return estimated_share(query, lexeme_statistics(table))
 
             windows = self._windows(self._newest_id_of(cursor, index), index) if recent else []
             ids = self._newest(run, windows, recent, estimate) if recent else run("")
@@ -463,9 +457,9 @@ class PostgresBackend(_Engine):
         over the window the share it found says should, or, when it found only a handful
         (``SAMPLE``), over a window four times as wide (the next size of bucket); past the
         last window, over every row. Each query reads each word's whole list in the index, so
-        few are run: the estimate (the planner's statistics of the words, within a factor of
-        two at a million tickets, a planning without an execution) spares the windows too
-        small for a rare word's matches. Twice the rows wanted are asked for, for safety.
+        few are run: the estimate (``estimated_share``: the planner's, from the statistics of
+        the words, within a factor of two at a million tickets, and no statement) spares the
+        windows too small for a rare word's matches. Twice the rows wanted are asked for, for safety.
 
         A handful of matches among the newest tickets says little of the older ones: the
         newest may be about something else (an outage, a batch of imports). Taken at its word,
@@ -486,16 +480,10 @@ class PostgresBackend(_Engine):
         return run("")
 
     def _newest_id_of(self, cursor, index: Index) -> int:
-        """The newest id of ``index``, and its number of rows as the planner knows it (once
-        per search)."""
+        """The newest id of ``index`` (once per search)."""
         if index.table not in self._newest_id:
-            cursor.execute(
-                f"SELECT max({index.key}), (SELECT reltuples FROM pg_class "  # noqa: S608
-                f"WHERE oid = %s::regclass) FROM {index.table}",
-                [index.table],
-            )
-            newest, self._sizes[index.table] = cursor.fetchone()
-            self._newest_id[index.table] = newest or 0
+            cursor.execute(f"SELECT max({index.key}) FROM {index.table}")  # noqa: S608
+            self._newest_id[index.table] = cursor.fetchone()[0] or 0
         return self._newest_id[index.table]
 
     @staticmethod
@@ -528,6 +516,129 @@ class PostgresBackend(_Engine):
         # The same span twice: the fewer, larger buckets.
         windows.sort(key=lambda window: (window[1], window[0].count("|")))
         return [*windows, ("", newest)]
+
+
+#: The share of rows PostgreSQL gives a word its statistics do not list, at most; and a whole
+#: query's, on a column it holds no statistics of (``DEFAULT_TS_MATCH_SEL``).
+UNLISTED_SHARE = 0.005
+#: A ``tsquery``'s text as tokens: a lexeme (quoted, ``''`` for a quote; ``:*`` a prefix), or
+#: an operator or parenthesis.
+_QUERY_TOKEN = re.compile(r"\s*(?:'((?:[^']|'')*)'(:[*A-D]*)?|(<->|<\d+>|[&|!()]))")
+
+
+@dataclass(frozen=True)
+class LexemeStatistics:
+    """The share of rows holding each of a vector column's most common lexemes, as ``ANALYZE``
+    found them, and the share below which it lists none."""
+
+    shares: dict[str, float]
+    least: float
+
+
+#: By table, the statistics of its ``vector`` column (``lexeme_statistics``).
+_LEXEMES = RowCache("search.lexeme_statistics")
+
+
+def lexeme_statistics(table: str) -> LexemeStatistics | None:
+    """What the planner knows of ``table``'s words (``pg_stats``: a thousand lexemes by
+    default), kept as the process keeps the rows every request reads (``core.memo``): read
+    once, where asking the planner for an estimate was a statement on every search. None
+    before the first ``ANALYZE``."""
+
+    def read() -> LexemeStatistics | None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = %s AND attname = 'vector'",
+                [table],
+            )
+            row = cursor.fetchone()
+        if row is None or not row[0] or not row[1]:
+            return None
+        lexemes, shares = row
+        # After the lexemes' shares come the least and the greatest of them (pg_statistic).
+        return LexemeStatistics(dict(zip(lexemes, shares, strict=False)), shares[len(lexemes)])
+
+    return _LEXEMES.get(table, read)
+
+
+def estimated_share(query: str, statistics: LexemeStatistics | None) -> float:
+    """The share of rows a ``tsquery`` (as text) matches, by the column's ``statistics``, the
+    way PostgreSQL's planner estimates it (``tsquery_opr_selec``): a listed lexeme its share, an
+    unlisted one half the least listed (``UNLISTED_SHARE`` at most), a prefix the listed
+    lexemes it starts; the words of ``&`` and ``<->`` taken as independent, ``|`` as either,
+    ``!`` as the rest. Text it cannot read is taken as matching every row."""
+    if statistics is None:
+        return UNLISTED_SHARE
+    shares, unlisted = statistics.shares, min(UNLISTED_SHARE, statistics.least / 2)
+    # Each token an operator (str), or a lexeme's share.
+    tokens: list[str | float] = []
+    at, end = 0, len(query.rstrip())
+    while at < end:
+        token = _QUERY_TOKEN.match(query, at)
+        if token is None:
+            return 1.0
+        lexeme, flags, operator = token.groups()
+        if operator:
+            tokens.append(operator)
+        elif "*" in (flags or ""):
+            start = lexeme.replace("''", "'")
+            started = sum(s for word, s in shares.items() if word.startswith(start))
+            tokens.append(max(unlisted, min(1.0, started)))
+        else:
+            tokens.append(shares.get(lexeme.replace("''", "'"), unlisted))
+        at = token.end()
+    position = 0
+
+    def peek() -> str | float | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def either() -> float:  # the loosest: a | b
+        nonlocal position
+        share = both()
+        while peek() == "|":
+            position += 1
+            other = both()
+            share = share + other - share * other
+        return share
+
+    def both() -> float:  # a & b
+        nonlocal position
+        share = followed()
+        while peek() == "&":
+            position += 1
+            share *= followed()
+        return share
+
+    def followed() -> float:  # a <-> b, a <2> b: the tightest but ``!``
+        nonlocal position
+        share = single()
+        while isinstance(op := peek(), str) and op.startswith("<"):
+            position += 1
+            share *= single()
+        return share
+
+    def single() -> float:
+        nonlocal position
+        item = peek()
+        position += 1
+        if isinstance(item, float):
+            return item
+        if item == "!":
+            return 1.0 - single()
+        if item == "(":
+            share = either()
+            if peek() != ")":
+                raise ValueError(query)
+            position += 1
+            return share
+        raise ValueError(query)
+
+    try:
+        share = either()
+    except ValueError:
+        return 1.0
+    return min(1.0, max(0.0, share)) if position == len(tokens) else 1.0
 
 
 def backend() -> SqliteBackend | PostgresBackend:
