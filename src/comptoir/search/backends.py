@@ -121,6 +121,11 @@ class _Engine:
         """``boosted``, from the columns the match read where it read them."""
         return boosted(index, words, ids, limit, self._boosts if index.large else None)
 
+    def prepare(self, index: Index | None, words: Words, probes: tuple[Scope, ...] = ()) -> None:
+        """Ask ahead, in one statement, what a search of ``words`` in ``index`` will need
+        before its first match, and whether the scopes of ``probes`` hold any document
+        (``holds``); SQLite, in the process, has no round trip to spare."""
+
 
 def _boost_columns(index: Index) -> str:
     """The ``BOOSTS`` columns of the document alias ``d``, for a large index's match."""
@@ -270,23 +275,51 @@ class PostgresBackend(_Engine):
         return self._forms[words]
 
     def _rows_of(self, words: Words) -> list[tuple[str, str, str, str]]:
-        """Each word in English, in French, whole, and as a prefix if it may be one: in one
-        statement per search, since the whole words are matched first, then the prefix
+        """Each word in English, in French, whole, and as a prefix if it may be one: once per
+        search (``prepare``), since the whole words are matched first, then the prefix
         (``selectors._best_of``), and a ticket search has two scopes."""
         if words.words not in self._rows:
-            typed = dataclasses.replace(words, prefixes=True)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT to_tsquery('comptoir_en', q)::text, to_tsquery('comptoir_fr', q)::text, "
-                    "to_tsquery('comptoir_simple', q)::text, to_tsquery('comptoir_simple', p)::text "
-                    "FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w(q, p, n) ORDER BY n",
-                    [
-                        [f"'{w}'" for w in words.words],
-                        [self._term(w, typed) for w in words.words],
-                    ],
-                )
-                self._rows[words.words] = cursor.fetchall()
+            self.prepare(None, words)
         return self._rows[words.words]
+
+    def prepare(self, index: Index | None, words: Words, probes: tuple[Scope, ...] = ()) -> None:
+        """What a search needs before its first match, in one statement where it was three:
+        the words' forms (``_rows_of``), the newest ticket (``index``'s age windows) and
+        whether each scope of ``probes`` holds any document (``holds``). Each is asked once
+        per search; what is known already is not asked again."""
+        table = index.table if index is not None else ""
+        columns: list[str] = []
+        params: list = []
+        forms = bool(words.words) and words.words not in self._rows
+        if forms:
+            typed = dataclasses.replace(words, prefixes=True)
+            columns.append(
+                "(SELECT json_agg(json_build_array(to_tsquery('comptoir_en', q)::text, "
+                "to_tsquery('comptoir_fr', q)::text, to_tsquery('comptoir_simple', q)::text, "
+                "to_tsquery('comptoir_simple', p)::text) ORDER BY n) "
+                "FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w(q, p, n))"
+            )
+            params += [[f"'{w}'" for w in words.words], [self._term(w, typed) for w in words.words]]
+        aged = (
+            index if index is not None and _aged(index) and table not in self._newest_id else None
+        )
+        if aged is not None:
+            columns.append(f"(SELECT max({aged.key}) FROM {table})")
+        asked = [s for s in probes if s.probe and table and (table, s.tokens) not in self._holds]
+        for scope in asked:
+            columns.append(f"({scope.probe})")
+            params += scope.params
+        if not columns:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(columns), params)
+            values = list(cursor.fetchone())
+        if forms:
+            self._rows[words.words] = [tuple(form) for form in values.pop(0)]
+        if aged is not None:
+            self._newest_id[table] = values.pop(0) or 0
+        for scope in asked:
+            self._holds[table, scope.tokens] = bool(values.pop(0))
 
     @staticmethod
     def _started(prefix: str) -> str:
@@ -390,7 +423,7 @@ class PostgresBackend(_Engine):
                 SQL left out: an expression the statistics do not know)."""
                 return estimated_share(query, lexeme_statistics(table))
 
-            windows = self._windows(self._newest_id_of(cursor, index), index) if recent else []
+            windows = self._windows(self._newest_id_of(index), index) if recent else []
             ids = self._newest(run, windows, recent, estimate) if recent else run("")
         if not ranked:
             return [(pk, 0.0) for pk in ids]
@@ -436,18 +469,16 @@ class PostgresBackend(_Engine):
         carries is every row.
         """
         key = (index.table, scope.tokens)
+        if key not in self._holds and scope.probe:
+            self.prepare(index, Words(words=()), (scope,))
         if key not in self._holds:
             with connection.cursor() as cursor:
-                if scope.probe:
-                    cursor.execute(f"SELECT {scope.probe}", scope.params)
-                    self._holds[key] = bool(cursor.fetchone()[0])
-                else:
-                    cursor.execute(
-                        f"WITH m AS MATERIALIZED (SELECT 1 FROM {index.table} "  # noqa: S608
-                        "WHERE vector @@ %s::tsquery) SELECT 1 FROM m LIMIT 1",
-                        [self.scope_query(scope.tokens)],
-                    )
-                    self._holds[key] = cursor.fetchone() is not None
+                cursor.execute(
+                    f"WITH m AS MATERIALIZED (SELECT 1 FROM {index.table} "  # noqa: S608
+                    "WHERE vector @@ %s::tsquery) SELECT 1 FROM m LIMIT 1",
+                    [self.scope_query(scope.tokens)],
+                )
+                self._holds[key] = cursor.fetchone() is not None
         return self._holds[key]
 
     @staticmethod
@@ -479,11 +510,13 @@ class PostgresBackend(_Engine):
             wanted = span * recent * 2 // len(ids) if len(ids) >= SAMPLE else span * 4
         return run("")
 
-    def _newest_id_of(self, cursor, index: Index) -> int:
-        """The newest id of ``index`` (once per search)."""
+    def _newest_id_of(self, index: Index) -> int:
+        """The newest id of ``index``, whose age windows start there (once per search, by
+        ``prepare``); 0 for an index without age tokens, which has no windows."""
+        if not _aged(index):
+            return 0
         if index.table not in self._newest_id:
-            cursor.execute(f"SELECT max({index.key}) FROM {index.table}")  # noqa: S608
-            self._newest_id[index.table] = cursor.fetchone()[0] or 0
+            self.prepare(index, Words(words=()))
         return self._newest_id[index.table]
 
     @staticmethod
@@ -498,7 +531,7 @@ class PostgresBackend(_Engine):
         the next size's two buckets of 80,000 span 80,000 to 160,000: a window twice as wide
         as needed reads the match's rows twice over.
         """
-        if index.table != TICKETS.table:
+        if not _aged(index):
             return [("", 0)]
         windows = []
         for level, size in enumerate(fulltext.AGES):
@@ -516,6 +549,11 @@ class PostgresBackend(_Engine):
         # The same span twice: the fewer, larger buckets.
         windows.sort(key=lambda window: (window[1], window[0].count("|")))
         return [*windows, ("", newest)]
+
+
+def _aged(index: Index) -> bool:
+    """Whether the documents of ``index`` carry age tokens (``fulltext.age_token``): tickets."""
+    return index.table == TICKETS.table
 
 
 #: The share of rows PostgreSQL gives a word its statistics do not list, at most; and a whole

@@ -221,8 +221,12 @@ def _best_of(
     whether any document carries them (an agent who never asked for anything), as the
     expansion costs the same in a scope that holds no document.
     """
-    if len(scopes) > 1:  # a staff member's own requests: often none, and first asked so
-        scopes = [s for s in scopes if s.staff_text or not s.tokens or engine.holds(index, s)]
+    # A staff member's own requests: often none, and first asked so (with what the engine
+    # needs before its first match: one statement).
+    asked = tuple(s for s in scopes if not s.staff_text and s.tokens) if len(scopes) > 1 else ()
+    engine.prepare(index, words, asked)
+    if asked:
+        scopes = [s for s in scopes if s not in asked or engine.holds(index, s)]
     exact = words.exact()
     passes: list[list[tuple[int, float]]] = []
     if exact is not None:  # ranked only if kept
