@@ -90,8 +90,8 @@ class Marker:
     def holds(self, text: str, *, every: bool = True) -> bool:
         """Whether ``text`` holds every word looked for (``every=False``: any of them)."""
         if (plain := aligned(text)).isascii():
-            present = [bool(start.search(plain)) for start in self._starts.values()]
-            if not (all(present) if every else any(present)):
+            starts = (start.search(plain) for start in self._starts.values())
+            if not (all(starts) if every else any(starts)):
                 return False
         wanted = set(self.words)
         found: set[str] = set()
