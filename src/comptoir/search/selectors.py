@@ -31,9 +31,10 @@ from comptoir.core.memo import RowCache
 from comptoir.desks.models import Desk
 from comptoir.kb.models import Article, ArticleVariant
 from comptoir.search import fulltext
-from comptoir.search.backends import Scope, backend
+from comptoir.search.backends import Scope, backend, texts
+from comptoir.search.fulltext import Index
 from comptoir.search.highlight import Marker
-from comptoir.search.models import ArticleDocument, PersonDocument, TicketDocument
+from comptoir.search.models import TicketDocument
 from comptoir.search.query import Words, read
 from comptoir.tickets.models import Ticket
 from comptoir.tickets.selectors import (
@@ -325,7 +326,7 @@ def _tickets(
     results.bounded["ticket"] = bounded
     page = hits
     _mark(
-        TicketDocument,
+        fulltext.TICKETS,
         words,
         page,
         key=lambda hit: hit.ticket.pk,
@@ -370,20 +371,16 @@ def _allowed(
     return kept + ids[start:], records
 
 
-def _mark(model, words: Words, hits: list, *, key, staff_text) -> None:
-    """Fill each hit's title and passage from its document, found words marked, as safe HTML.
+def _mark(index: Index, words: Words, hits: list, *, key, staff_text) -> None:
+    """Fill each hit's title and passage from its document in ``index``, found words marked,
+    as safe HTML.
 
     A passage shows staff notes only where the searcher is staff of the record's desk.
     """
     marker = Marker(words)
-    texts = {
-        pk: (title, body, notes)
-        for pk, title, body, notes in model.objects.filter(
-            pk__in=[key(hit) for hit in hits]
-        ).values_list("pk", "title", "body", "notes")
-    }
+    documents = texts(index, [key(hit) for hit in hits])
     for hit in hits:
-        title, body, notes = texts.get(key(hit), ("", "", ""))
+        title, body, notes = documents.get(key(hit), ("", "", ""))
         hit.title = marker.title(title)
         passage = marker.passage(body)
         if staff_text(hit) and notes and "<mark>" not in passage:
@@ -492,7 +489,9 @@ def _articles(
             page.append(
                 ArticleHit(article=variants[key].article, variant=variants[key], score=score)
             )
-    _mark(ArticleDocument, words, page, key=lambda hit: hit.variant.pk, staff_text=lambda hit: True)
+    _mark(
+        fulltext.ARTICLES, words, page, key=lambda hit: hit.variant.pk, staff_text=lambda hit: True
+    )
     results.articles = page
 
 
@@ -541,5 +540,5 @@ def _people(words: Words, results: Results, limit: int, offset: int) -> None:
         for pk, score in shown
         if pk in people
     ]
-    _mark(PersonDocument, words, page, key=lambda hit: hit.person.pk, staff_text=lambda hit: True)
+    _mark(fulltext.PEOPLE, words, page, key=lambda hit: hit.person.pk, staff_text=lambda hit: True)
     results.people = page
