@@ -504,7 +504,8 @@ class PostgresBackend(_Engine):
         last window, over every row. Each query reads each word's whole list in the index, so
         few are run: the estimate (``estimated_share``: the planner's, from the statistics of
         the words, within a factor of two at a million tickets, and no statement) spares the
-        windows too small for a rare word's matches. Twice the rows wanted are asked for, for safety.
+        windows too small for a rare word's matches. Twice the rows wanted are asked for, for
+        safety.
 
         A handful of matches among the newest tickets says little of the older ones: the
         newest may be about something else (an outage, a batch of imports). Taken at its word,

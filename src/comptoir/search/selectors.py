@@ -352,9 +352,10 @@ def _allowed(
     With list filters every candidate is checked (the filters decide which remain), by id.
     Without, the candidates already are what the searcher may see (step 1's copy of the rule):
     only as many are checked as the page needs, a window that grows if some are refused. The
-    window's records, read by id with what a hit shows (``HIT_RELATIONS``), are checked by the rule itself
-    (``visible_by_id``; ``visible_among`` is held equal to ``tickets_visible_to`` by a test):
-    the same answers as the rule in SQL, without compiling and planning it around the ids.
+    window's records, read by id with what a hit shows (``HIT_RELATIONS``), are checked by the
+    rule itself (``visible_by_id``; ``visible_among`` is held equal to ``tickets_visible_to``
+    by a test): the same answers as the rule in SQL, without compiling and planning it around
+    the ids.
     """
     if _filtering(filters):
         tickets = filter_tickets(actor, **filters)
