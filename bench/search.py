@@ -445,7 +445,7 @@ def dj_measure(queries: list[str]) -> dict[str, Any]:
         alternating from one query to the next: the search and the query it is compared with
         timed under the same conditions, a moment apart. Timed one pass after the other, the
         machine's drift between the passes (its cache, its neighbours) moved the ratio of
-        their p95 from 0.99 to 2.04 over three runs of the same code."""
+        their p95 from 0.99 to 2.04 between two runs of the same code."""
         names = list(runs)
         for text in queries[:20]:  # warm-up
             for name in names:
