@@ -87,13 +87,7 @@ def boosted(
     known = known or {}
     texts = {pk: known[pk] for pk in ids if pk in known}
     if missing := [pk for pk in ids if pk not in texts]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {index.key}, {', '.join(c for c, _ in BOOSTS)} "  # noqa: S608
-                f"FROM {index.table} WHERE {index.key} IN ({', '.join(['%s'] * len(missing))})",
-                missing,
-            )
-            texts.update((pk, tuple(values)) for pk, *values in cursor.fetchall())
+        texts.update(_columns_of(index, tuple(c for c, _ in BOOSTS), missing))
     marker = Marker(words)
     scores = {
         pk: 1.0
@@ -107,18 +101,23 @@ def boosted(
     return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:limit]
 
 
-def texts(index: Index, ids: list[int]) -> dict[int, tuple[str, str, str]]:
+def texts(index: Index, ids: list[int]) -> dict[int, tuple[str, ...]]:
     """The title, body and staff notes of ``index``'s documents ``ids``, for marking the found
     words of a page (``selectors._mark``): a plain read, without building a query."""
+    return _columns_of(index, ("title", "body", "notes"), ids)
+
+
+def _columns_of(index: Index, columns: tuple[str, ...], ids: list[int]) -> dict[int, tuple]:
+    """``columns`` (ours, never typed) of ``index``'s documents ``ids``, by id."""
     if not ids:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {index.key}, title, body, notes FROM {index.table} "  # noqa: S608
+            f"SELECT {index.key}, {', '.join(columns)} FROM {index.table} "  # noqa: S608
             f"WHERE {index.key} IN ({', '.join(['%s'] * len(ids))})",
             ids,
         )
-        return {pk: (title, body, notes) for pk, title, body, notes in cursor.fetchall()}
+        return {pk: tuple(values) for pk, *values in cursor.fetchall()}
 
 
 class _Engine:
@@ -234,7 +233,7 @@ class SqliteBackend(_Engine):
 
 class PostgresBackend(_Engine):
     """One per search: it keeps what the search asks more than once (each query's text, the
-    newest id and the number of rows, each match's ids), which the database would otherwise
+    newest id, each match's ids), which the database would otherwise
     be asked again for each pass: a prefix that starts no longer word is its whole word's
     query again."""
 

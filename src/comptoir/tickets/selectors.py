@@ -118,7 +118,7 @@ def get_ticket_for(actor: Actor, ref: str, *, for_update: bool = False) -> Ticke
 #: The relations a ticket's answer shows. Two are joined; the rest come in one small query each:
 #: a nine-table join costs PostgreSQL more to plan than to run, on every request.
 _JOINED = ("requester", "assignee")
-_PREFETCHED = (
+_PREFETCHED: tuple[str | Prefetch, ...] = (
     "desk",
     "organisation",
     "category",
@@ -127,7 +127,7 @@ _PREFETCHED = (
     Prefetch("merged_into", queryset=Ticket.objects.only("id", "ref")),
 )
 #: The names of ``_PREFETCHED``: what a list row shows besides the requester and assignee.
-LIST_RELATIONS = ("desk", "organisation", "category", "team", "parent", "merged_into")
+LIST_RELATIONS = tuple(p.prefetch_to if isinstance(p, Prefetch) else p for p in _PREFETCHED)
 
 
 def with_list_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
@@ -169,10 +169,8 @@ def add_list_relations(rows: list[Ticket], relations: tuple[str, ...] = LIST_REL
                 ticket.desk = desks[ticket.desk_id]
     wanted = [
         p
-        for p in _PREFETCHED
-        if (name := p.prefetch_to if isinstance(p, Prefetch) else p) in relations
-        and name != "desk"
-        and any(getattr(t, f"{name}_id") for t in rows)
+        for p, name in zip(_PREFETCHED, LIST_RELATIONS, strict=True)
+        if name in relations and name != "desk" and any(getattr(t, f"{name}_id") for t in rows)
     ]
     prefetch_related_objects(rows, *wanted)
 
