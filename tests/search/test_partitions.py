@@ -101,22 +101,6 @@ def test_a_partition_made_by_a_write_rolled_back_is_made_again(world, next_ticke
 
 
 @postgresql_only
-def test_partitions_seen_in_a_transaction_that_rolls_back_are_not_taken_as_made(
-    world, next_ticket_id
-):
-    """The catalog lists a partition to the transaction that made it: a second look in the
-    same transaction must not teach the process it exists, since it may yet roll back."""
-    beyond = max(partitions()) + 2
-    with pytest.raises(RuntimeError), transaction.atomic():
-        fulltext.make_room(connection, [beyond * PARTITION])
-        fulltext.make_room(connection, [(beyond + 5) * PARTITION])  # the catalog read again
-        raise RuntimeError("rolled back")
-    next_ticket_id(beyond * PARTITION + 2)
-    ticket = make_ticket(desk=world.desk, requester=world.requester, title="Headset")
-    assert partition_holding(ticket) == fulltext.partition_name(beyond)
-
-
-@postgresql_only
 def test_a_rebuild_makes_the_partitions_its_documents_need(world, next_ticket_id):
     """A database whose tickets came without their documents (``comptoir db copy``)."""
     beyond = max(partitions()) + 2

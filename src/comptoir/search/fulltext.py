@@ -298,9 +298,6 @@ PARTITION = 100_000
 #: By database (``_database_key``), the partitions known to exist: asked of the catalog once
 #: per process, then each time a ticket needs one not known.
 _PARTITIONS: dict[tuple, set[int]] = {}
-#: By database, the partitions this process made whose transaction it has not seen commit:
-#: the catalog lists them to their own transaction, which may yet roll back.
-_MADE: dict[tuple, set[int]] = {}
 
 
 def _database_key(connection) -> tuple:
@@ -365,33 +362,24 @@ def make_room(connection, ticket_ids: Iterable[int]) -> None:
     if connection.vendor != "postgresql":
         return
     wanted = {number for pk in ticket_ids for number in (pk // PARTITION, pk // PARTITION + 1)}
-    database = _database_key(connection)
-    known = _PARTITIONS.setdefault(database, set())
+    known = _PARTITIONS.setdefault(_database_key(connection), set())
     if wanted <= known:
         return
-    made = _MADE.setdefault(database, set())  # by this process, maybe not committed yet
     with connection.cursor() as cursor:
+        if not partitioned(connection):
+            return
+        cursor.execute(f"LOCK TABLE {TICKETS.table} IN SHARE UPDATE EXCLUSIVE MODE")
         existing = pg_partitions(cursor)
-        if not wanted <= existing and partitioned(connection):
-            cursor.execute(f"LOCK TABLE {TICKETS.table} IN SHARE UPDATE EXCLUSIVE MODE")
-            existing = pg_partitions(cursor)
-            missing = wanted - existing
-            for number in sorted(missing):
-                pg_add_partition(cursor, number)
-            made |= missing
-
-            def committed() -> None:
-                known.update(missing)
-                made.difference_update(missing)
-
-            transaction.on_commit(committed, using=connection.alias)
-    known |= existing - made
+        missing = sorted(wanted - existing)
+        for number in missing:
+            pg_add_partition(cursor, number)
+    known |= existing
+    transaction.on_commit(lambda: known.update(missing), using=connection.alias)
 
 
 def forget_partitions() -> None:
     """Ask the catalog again for the partitions (after a migration moves them)."""
     _PARTITIONS.clear()
-    _MADE.clear()
 
 
 def pg_partition_tickets(cursor) -> None:
