@@ -380,16 +380,11 @@ def warm_cache() -> int:
         return round(path.stat().st_size / 2**20)
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-        # The documents' partitions, if partitioned: the parent holds no pages of its own.
         cursor.execute(
-            "WITH t AS (SELECT oid FROM pg_class "
-            "WHERE relname IN ('search_ticketdocument', 'tickets_ticket') "
-            "UNION SELECT inhrelid FROM pg_inherits "
-            "WHERE inhparent = 'search_ticketdocument'::regclass), "
-            "r AS (SELECT oid FROM t UNION SELECT indexrelid FROM pg_index "
-            "WHERE indrelid IN (SELECT oid FROM t)) "
             "SELECT coalesce(sum(pg_prewarm(c.oid, 'read')), 0) * 8 / 1024 FROM pg_class c "
-            "WHERE c.oid IN (SELECT oid FROM r) AND c.relkind IN ('r', 'i')"
+            "WHERE c.relname IN ('search_ticketdocument', 'tickets_ticket') "
+            "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN "
+            "('search_ticketdocument'::regclass, 'tickets_ticket'::regclass))"
         )
         return int(cursor.fetchone()[0])
 

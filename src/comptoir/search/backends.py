@@ -434,7 +434,7 @@ class PostgresBackend(_Engine):
             def estimate() -> float:
                 """The share of rows that match, by the statistics of the words (the scope's
                 SQL left out: an expression the statistics do not know)."""
-                return table_share(query, lexeme_statistics(table))
+                return estimated_share(query, lexeme_statistics(table))
 
             windows = self._windows(self._newest_id_of(index), index) if recent else []
             ids = self._newest(run, windows, recent, estimate) if recent else run("")
@@ -591,52 +591,27 @@ class LexemeStatistics:
 _LEXEMES = RowCache("search.lexeme_statistics")
 
 
-def lexeme_statistics(table: str) -> tuple[tuple[float, LexemeStatistics], ...] | None:
+def lexeme_statistics(table: str) -> LexemeStatistics | None:
     """What the planner knows of ``table``'s words (``pg_stats``: a thousand lexemes by
-    default), with the rows it holds; of each partition, a partitioned table's (the ticket
-    documents: ``fulltext.PARTITION``), as the planner estimates a match on one partition by
-    partition. Kept as the process keeps the rows every request reads (``core.memo``): read
+    default), kept as the process keeps the rows every request reads (``core.memo``): read
     once, where asking the planner for an estimate was a statement on every search. None
-    before the first ``ANALYZE`` (and not kept); a partition not yet analysed is left out.
+    before the first ``ANALYZE``."""
 
-    A partitioned table's own statistics (``inherited``) are of no use here, and autovacuum
-    never takes them; it does take each partition's as it changes."""
-
-    def read() -> tuple[tuple[float, LexemeStatistics], ...] | None:
+    def read() -> LexemeStatistics | None:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
-                "FROM pg_class c JOIN pg_stats s ON s.schemaname = current_schema() "
-                "AND s.tablename = c.relname AND s.attname = 'vector' AND NOT s.inherited "
-                "WHERE c.oid = to_regclass(%s) "
-                "OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%s))",
-                [table, table],
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = %s AND attname = 'vector'",
+                [table],
             )
-            rows = cursor.fetchall()
+            row = cursor.fetchone()
+        if row is None or not row[0] or not row[1]:
+            return None
+        lexemes, shares = row
         # After the lexemes' shares come the least and the greatest of them (pg_statistic).
-        parts = tuple(
-            (
-                max(float(tuples), 0.0),
-                LexemeStatistics(dict(zip(lexemes, shares, strict=False)), shares[len(lexemes)]),
-            )
-            for lexemes, shares, tuples in rows
-            if lexemes and shares
-        )
-        return parts or None
+        return LexemeStatistics(dict(zip(lexemes, shares, strict=False)), shares[len(lexemes)])
 
     return _LEXEMES.get(table, read)
-
-
-def table_share(query: str, parts: tuple[tuple[float, LexemeStatistics], ...] | None) -> float:
-    """The share of a table's rows a ``tsquery`` matches, from ``lexeme_statistics``: each
-    part's share (``estimated_share``) weighed by its rows, as the planner adds up its
-    estimates of the partitions."""
-    if not parts:
-        return estimated_share(query, None)
-    total = sum(rows for rows, _ in parts)
-    if total <= 0:
-        return sum(estimated_share(query, part) for _, part in parts) / len(parts)
-    return sum(rows * estimated_share(query, part) for rows, part in parts) / total
 
 
 def estimated_share(query: str, statistics: LexemeStatistics | None) -> float:

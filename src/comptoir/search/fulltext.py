@@ -22,21 +22,12 @@ no word of a query can produce (the parser never keeps ``!`` or ``#`` in a word)
 So no query restricts weights, which a GIN index cannot check: each would make PostgreSQL read
 every candidate's vector again from its TOAST table.
 
-On PostgreSQL the ticket documents are partitioned by ticket id, ``PARTITION`` tickets to a
-partition, each with its own GIN index (``make_room``). A search asks for the newest matches
-first, by the age tokens; a window's tokens then lie in the newest partitions, whose indexes
-are a fraction of the whole: the slowest searches at a million tickets took 2.3 times less
-(docs/performance.md).
-
 The migrations and ``comptoir search rebuild`` both call ``install``: it is safe to run again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-
-from django.db import transaction
 
 COLUMNS = ("ref", "title", "body", "notes", "people", "scope")
 #: The columns holding words people search; ``scope`` holds visibility tokens (models.py).
@@ -148,7 +139,7 @@ _PG_WORDS = """
     $$ LANGUAGE sql IMMUTABLE PARALLEL SAFE
     """
 
-_PG_FUNCTION = """
+_PG_FUNCTION = f"""
     CREATE OR REPLACE FUNCTION search_document_vector() RETURNS trigger AS $$
     DECLARE
         cfg regconfig := CASE NEW.language
@@ -159,9 +150,7 @@ _PG_FUNCTION = """
             SELECT '#' || t FROM regexp_split_to_table(coalesce(NEW.scope, ''), '[[:space:]]+') t
             WHERE t <> '');
     BEGIN
-        -- The ticket documents' trigger is given 'aged' (``pg_install``): it runs on their
-        -- partitions, each its own table name.
-        IF TG_NARGS > 0 AND TG_ARGV[0] = 'aged' THEN
+        IF TG_TABLE_NAME = '{TICKETS.table}' THEN
             tokens := tokens || ARRAY[AGE_TOKENS];
         END IF;
         NEW.vector :=
@@ -169,7 +158,7 @@ _PG_FUNCTION = """
             || setweight(to_tsvector(cfg, search_words(NEW.title)), 'A')
             || setweight(to_tsvector(cfg, search_words(NEW.body)), 'B')
             || setweight(to_tsvector('comptoir_simple', search_words(NEW.people)), 'B')
-            || (SELECT array_to_tsvector(coalesce(array_agg('!' || lexeme), '{}'))
+            || (SELECT array_to_tsvector(coalesce(array_agg('!' || lexeme), '{{}}'))
                 FROM unnest(to_tsvector(cfg, search_words(NEW.notes))))
             || array_to_tsvector(tokens);
         RETURN NEW;
@@ -236,33 +225,17 @@ def pg_fill_lexicon(index: Index) -> str:
 PENDING_KB = 256
 
 
-def pg_vector_indexes(index: Index) -> str:
-    """SQL listing the GIN indexes of ``index``'s vectors (``oid``): the table's own, or
-    each partition's (a partitioned table's index holds nothing itself)."""
-    name = f"{index.table}_vector"
-    return (
-        f"SELECT oid FROM pg_class WHERE oid = '{name}'::regclass AND relkind = 'i' "
-        f"UNION ALL SELECT inhrelid FROM pg_inherits WHERE inhparent = '{name}'::regclass"
-    )
-
-
 def pg_install(index: Index) -> list[str]:
     table = index.table
-    aged = "'aged'" if index is TICKETS else ""  # age tokens (``AGES``)
     return [
         f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS vector tsvector",
         f"CREATE INDEX IF NOT EXISTS {table}_vector ON {table} USING gin (vector) "
         f"WITH (gin_pending_list_limit = {PENDING_KB})",
-        # A partitioned table's index takes no setting; each partition's has it from the
-        # parent's definition above.
-        "DO $$ BEGIN "
-        f"IF (SELECT relkind FROM pg_class WHERE oid = '{table}_vector'::regclass) = 'i' THEN "
-        f"ALTER INDEX {table}_vector SET (gin_pending_list_limit = {PENDING_KB}); "
-        "END IF; END $$",
+        f"ALTER INDEX {table}_vector SET (gin_pending_list_limit = {PENDING_KB})",
         f"DROP TRIGGER IF EXISTS {table}_vector ON {table}",
         f"CREATE TRIGGER {table}_vector BEFORE INSERT OR UPDATE OF language, "
         f"{', '.join(COLUMNS)} ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION search_document_vector({aged})",
+        "FOR EACH ROW EXECUTE FUNCTION search_document_vector()",
         # A trigger with the rows a statement wrote takes one event, and no column list.
         *(
             statement
@@ -288,154 +261,6 @@ def pg_uninstall(index: Index) -> list[str]:
         *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name in pg_triggers(index)),
         f"ALTER TABLE {table} DROP COLUMN IF EXISTS vector",
     ]
-
-
-#: Tickets per partition of the ticket documents on PostgreSQL: partition ``n`` holds the
-#: documents of tickets ``n * PARTITION`` to ``(n + 1) * PARTITION - 1``, in a table named
-#: ``search_ticketdocument_p{n}``. A search's age windows (``AGES``) span one to four of them.
-PARTITION = 100_000
-
-#: By database (``_database_key``), the partitions known to exist: asked of the catalog once
-#: per process, then each time a ticket needs one not known.
-_PARTITIONS: dict[tuple, set[int]] = {}
-
-
-def _database_key(connection) -> tuple:
-    settings = connection.settings_dict
-    return (settings["HOST"], settings["PORT"], settings["NAME"])
-
-
-def partitioned(connection) -> bool:
-    """Whether the ticket documents are partitioned here: on PostgreSQL, once migrated."""
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [TICKETS.table])
-        row = cursor.fetchone()
-    return row is not None and row[0] == "p"
-
-
-def partition_name(number: int) -> str:
-    return f"{TICKETS.table}_p{number}"
-
-
-def pg_partitions(cursor) -> set[int]:
-    """The numbers of the ticket documents' partitions, as the catalog lists them."""
-    cursor.execute(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = to_regclass(%s)",
-        [TICKETS.table],
-    )
-    prefix = partition_name(0)[:-1]
-    return {
-        int(name[len(prefix) :])
-        for (name,) in cursor.fetchall()
-        if name.startswith(prefix) and name[len(prefix) :].isdigit()
-    }
-
-
-def pg_add_partition(cursor, number: int) -> None:
-    """Partition ``number`` of the ticket documents, made apart and then attached: attaching
-    locks the parent against other changes of its layout only, so searches and writes go
-    on; ``CREATE TABLE … PARTITION OF`` would stop them all while it runs. The partition gets
-    the parent's indexes and triggers as it is attached."""
-    name, table = partition_name(number), TICKETS.table
-    cursor.execute(
-        f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING STORAGE "
-        "INCLUDING COMPRESSION)"
-    )
-    cursor.execute(
-        f"ALTER TABLE {table} ATTACH PARTITION {name} "
-        f"FOR VALUES FROM ({number * PARTITION}) TO ({(number + 1) * PARTITION})"
-    )
-
-
-def make_room(connection, ticket_ids: Iterable[int]) -> None:
-    """Make the partitions the documents of ``ticket_ids`` go in, and the next one after each:
-    before a ticket document is written (``search.indexing``). Nothing to do but a look in a
-    set, once the partitions are known, until a ticket is the first of its partition: the
-    next is then made, a hundred thousand tickets ahead of need.
-
-    Made in the writer's transaction, under a lock on the parent that only another maker
-    waits for (``SHARE UPDATE EXCLUSIVE``), which then finds them made. Known to the process
-    once committed: rolled back, they are made again by the next writer that needs them."""
-    if connection.vendor != "postgresql":
-        return
-    wanted = {number for pk in ticket_ids for number in (pk // PARTITION, pk // PARTITION + 1)}
-    known = _PARTITIONS.setdefault(_database_key(connection), set())
-    if wanted <= known:
-        return
-    with connection.cursor() as cursor:
-        if not partitioned(connection):
-            return
-        cursor.execute(f"LOCK TABLE {TICKETS.table} IN SHARE UPDATE EXCLUSIVE MODE")
-        existing = pg_partitions(cursor)
-        missing = sorted(wanted - existing)
-        for number in missing:
-            pg_add_partition(cursor, number)
-    known |= existing
-    transaction.on_commit(lambda: known.update(missing), using=connection.alias)
-
-
-def forget_partitions() -> None:
-    """Ask the catalog again for the partitions (after a migration moves them)."""
-    _PARTITIONS.clear()
-
-
-def pg_partition_tickets(cursor) -> None:
-    """The ticket documents' table made again partitioned, its rows and indexes kept (the
-    upgrade to partitions, migration 0009). The rows are copied with their vectors, before
-    the indexes are built and the triggers put back: nothing is computed again.
-
-    Its key is then a unique index, not a primary key: ``pg_restore --clean`` (``comptoir
-    restore``) would drop each partition's primary key before the parent's, which PostgreSQL
-    refuses (it is the parent's), and the whole restore with it. Unique, the index is still
-    what an upsert's ``ON CONFLICT`` needs."""
-    _remake(cursor, partitioned=True)
-
-
-def pg_unpartition_tickets(cursor) -> None:
-    """The other way (the migration undone): one table, its key a primary key again."""
-    _remake(cursor, partitioned=False)
-
-
-def _remake(cursor, *, partitioned: bool) -> None:
-    table, new, key = TICKETS.table, f"{TICKETS.table}_remade", f"{TICKETS.table}_pkey"
-    # Every index, the primary key's included (by its name), as its definition.
-    cursor.execute(
-        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s",
-        [table],
-    )
-    indexes = [row[0] for row in cursor.fetchall()]
-    layout = " PARTITION BY RANGE (ticket_id)" if partitioned else ""
-    cursor.execute(
-        f"CREATE TABLE {new} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-        f"INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING STATISTICS){layout}"
-    )
-    if partitioned:
-        cursor.execute(f"SELECT DISTINCT ticket_id / {PARTITION} FROM {table}")  # noqa: S608
-        numbers = {row[0] for row in cursor.fetchall()}
-        cursor.execute(f"SELECT max(ticket_id) FROM {table}")  # noqa: S608
-        newest = cursor.fetchone()[0] or 0
-        numbers |= {0, newest // PARTITION, newest // PARTITION + 1}
-        for number in sorted(numbers):
-            cursor.execute(
-                f"CREATE TABLE {partition_name(number)} PARTITION OF {new} FOR VALUES FROM "
-                f"({number * PARTITION}) TO ({(number + 1) * PARTITION})"
-            )
-    cursor.execute(f"INSERT INTO {new} SELECT * FROM {table} ORDER BY ticket_id")  # noqa: S608
-    cursor.execute(f"DROP TABLE {table}")
-    cursor.execute(f"ALTER TABLE {new} RENAME TO {table}")
-    for definition in indexes:
-        # A partitioned table's index is listed ``ON ONLY`` the parent; made so, it would not
-        # be built on the partitions.
-        cursor.execute(definition.replace(" ON ONLY ", " ON "))
-    if not partitioned:
-        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {key} PRIMARY KEY USING INDEX {key}")
-    for statement in pg_install(TICKETS):
-        cursor.execute(statement)
-    cursor.execute(f"ANALYZE {table}")
-    forget_partitions()
 
 
 def refresh(connection, *, vendors: tuple[str, ...] = ("sqlite", "postgresql")) -> None:
@@ -473,9 +298,7 @@ def settle(connection, index: Index) -> None:
     """
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"SELECT gin_clean_pending_list(i.oid) FROM ({pg_vector_indexes(index)}) i"  # noqa: S608
-            )
+            cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [f"{index.table}_vector"])
             cursor.execute(f"ANALYZE {index.table}")
         elif connection.vendor == "sqlite":
             cursor.execute(f"INSERT INTO {index.fts}({index.fts}) VALUES ('optimize')")
@@ -524,11 +347,9 @@ def ensure(connection) -> None:
     if connection.vendor == "postgresql":
         names = [name for index in INDEXES for name in pg_triggers(index)]
         with connection.cursor() as cursor:
-            # On the document tables themselves: a partition has its parent's triggers too.
             cursor.execute(
-                "SELECT count(*) FROM pg_trigger WHERE tgname = ANY(%s) AND NOT tgisinternal "
-                "AND tgrelid IN (SELECT to_regclass(t) FROM unnest(%s::text[]) t)",
-                [names, [index.table for index in INDEXES]],
+                "SELECT count(*) FROM pg_trigger WHERE tgname = ANY(%s) AND NOT tgisinternal",
+                [names],
             )
             if cursor.fetchone()[0] == len(names):
                 return

@@ -158,7 +158,6 @@ TICKET_SCOPE = ["desk_id", "requester_id", "organisation_id"]
 
 def index_tickets(ticket_ids: Iterable[int]) -> None:
     ids = sorted(set(ticket_ids))
-    fulltext.make_room(connection, ids)
     _write(TicketDocument, _ticket_documents({"pk__in": ids}), TICKET_SCOPE)
 
 
@@ -197,7 +196,6 @@ def _ticket_created(event: ev.TicketCreated) -> None:
     (``core.sql``): this runs with every ticket created, by every door."""
     row = statement(_new_ticket_sql(connection.vendor), [event.ticket_id])
     if row is not None:
-        fulltext.make_room(connection, [event.ticket_id])
         upsert(_ticket_document(row, now=timezone.now()))
 
 
@@ -499,8 +497,6 @@ def _rebuild_run(kind: str, run: tuple[int, int | None], batch_size: int, tally:
         if kind == "people":
             criteria["is_active"] = True
         with transaction.atomic():
-            if kind == "tickets":
-                fulltext.make_room(connection, ids)
             _rewrite(document_model, build(criteria))
         done += len(ids)
         last = ids[-1]

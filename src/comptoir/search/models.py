@@ -71,10 +71,6 @@ class PersonScope(models.Model):
 
 
 class Document(models.Model):
-    #: Written again from the records by ``comptoir search rebuild``: a copy of the database
-    #: leaves these rows out and rebuilds them (``core.ops.copy``).
-    derived = True
-
     indexed_at = models.DateTimeField()
     language = models.CharField(max_length=10, blank=True)
     scope = models.TextField(blank=True)
@@ -89,18 +85,8 @@ class Document(models.Model):
 
 
 class TicketDocument(TicketScope, Document):
-    """On PostgreSQL, a partitioned table (``fulltext.PARTITION``), keyed by a unique index
-    (``fulltext.pg_partition_tickets`` says why). No foreign key in the database: adding a
-    partition would copy it, and so lock the tickets against every write while it is
-    attached; the ORM still deletes a ticket's document with the ticket, and a rebuild any
-    document whose ticket is gone."""
-
     ticket = RecordKey(
-        "tickets.Ticket",
-        primary_key=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
+        "tickets.Ticket", primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
 
     def __str__(self) -> str:

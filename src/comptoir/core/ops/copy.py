@@ -11,8 +11,7 @@ PostgreSQL database, without loss.
    table copied later (a ticket's parent, a desk's default team), is written empty and filled
    in once every table is there.
 4. The target's sequences set past the highest ids; every table's row count compared.
-5. The search index rebuilt on the target, through ``comptoir search rebuild``: its documents
-   are not copied (models marked ``derived``), but written again from the copied records.
+5. The search index rebuilt on the target, through ``comptoir search rebuild``.
 
 Values travel as the ORM reads and writes them (dates, JSON, booleans…), never as the source's
 raw storage. Files are not copied: they stay in the storage, which both databases share.
@@ -111,16 +110,11 @@ def as_default(alias: str) -> Iterator[None]:
 
 
 def copied_models() -> list[type[models.Model]]:
-    """Every model with a table of its own, the auto-created many-to-many tables included,
-    but those written again from the others (``derived``: the search documents, which the
-    rebuild on the target writes)."""
+    """Every model with a table of its own, the auto-created many-to-many tables included."""
     return [
         model
         for model in apps.get_models(include_auto_created=True)
-        if model._meta.managed
-        and not model._meta.proxy
-        and not model._meta.swapped
-        and not getattr(model, "derived", False)
+        if model._meta.managed and not model._meta.proxy and not model._meta.swapped
     ]
 
 
