@@ -58,6 +58,25 @@ def test_a_word_is_found_deep_in_a_french_text_and_marked_with_its_accents():
     assert nowhere.startswith("Bonjour, le téléphone") and "<mark>" not in nowhere
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([*_PIECES, "Réseau", "cœur", "", "é"]), max_size=6).map(" ".join),
+        max_size=12,
+    ),
+    st.sampled_from(["printer", "print", "pri jam", "2024", "principal printer", "reseau pri"]),
+    st.booleans(),
+)
+def test_texts_scored_together_hold_the_words_as_each_read_alone(texts, query, every):
+    """A search scores its candidates' titles all at once (``holding``): the words' starts are
+    looked for in the texts joined, and a start at the end of one text and a word at the start
+    of the next must not make either hold the words."""
+    marker = Marker(read(query))
+    alone = [Marker(read(query)).holding([text], every=every)[0] for text in texts]
+    assert marker.holding(texts, every=every) == alone
+    assert alone == [marker._read_holds(text, every) for text in texts]
+
+
 def test_a_title_with_accents_holds_the_words_typed_without_them():
     marker = Marker(read("reseau lent"))
     assert marker.holds("Réseau très LENT au 2e étage")

@@ -89,15 +89,13 @@ def boosted(
     if missing := [pk for pk in ids if pk not in texts]:
         texts.update(_columns_of(index, tuple(c for c, _ in BOOSTS), missing))
     marker = Marker(words)
-    scores = {
-        pk: 1.0
-        + sum(
-            boost
-            for (_, boost), text in zip(BOOSTS, values, strict=True)
-            if text and marker.holds(text, every=not words.any)
+    scores = dict.fromkeys(texts, 1.0)
+    for column, (_, boost) in enumerate(BOOSTS):
+        held = marker.holding(
+            [values[column] or "" for values in texts.values()], every=not words.any
         )
-        for pk, values in texts.items()
-    }
+        for pk, holds in zip(texts, held, strict=True):
+            scores[pk] += boost if holds else 0.0
     return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:limit]
 
 

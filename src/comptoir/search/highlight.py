@@ -13,9 +13,11 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import deque
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from itertools import islice
+from itertools import accumulate, islice
 
 from comptoir.search.query import PREFIX_FROM, Words
 
@@ -48,20 +50,28 @@ def aligned(text: str) -> str:
     return _NOT_ASCII.sub(lambda found: _folded_char(found.group()), text)
 
 
+def _lowered(text: str) -> str | None:
+    """``text`` ``aligned`` and lowered where that is ASCII (each character where it was),
+    else None: where every word of a French or English text starts can be looked for at once."""
+    plain = aligned(text)
+    return plain.lower() if plain.isascii() else None
+
+
 class Marker:
     def __init__(self, words: Words) -> None:
         self.words = [fold(w) for w in words.words]
         self._seen: dict[str, bool] = {}
         self._heads = {word[:PREFIX_FROM] for word in self.words}
         # Any token a word matches starts with the word's first three letters (``_is``): in
-        # a text without accents, a word whose start is nowhere is nowhere.
-        self._starts = {
-            word: re.compile(r"(?<![^\W_])" + re.escape(word[:PREFIX_FROM]), re.IGNORECASE)
-            for word in self.words
-        }
-        self._any_start = re.compile(
-            r"(?<![^\W_])(?:" + "|".join(re.escape(h) for h in sorted(self._heads)) + ")",
-            re.IGNORECASE,
+        # a text without accents, a word whose start is nowhere is nowhere. Each is looked for
+        # in lowered ASCII text, where no letter or digit is before it: the letters first, which
+        # the engine then finds as a plain string (ten times faster than a pattern that starts
+        # by testing the character before).
+        starts = {head: re.escape(head) + f"(?<![a-z0-9]{re.escape(head)})" for head in self._heads}
+        self._starts = [re.compile(starts[word[:PREFIX_FROM]]) for word in self.words]
+        #: Where any word looked for may start, in lowered ASCII text; None: no word to find.
+        self._any_start = (
+            re.compile("|".join(starts[h] for h in sorted(starts))) if starts else None
         )
 
     def found(self, token: str) -> bool:
@@ -89,10 +99,31 @@ class Marker:
 
     def holds(self, text: str, *, every: bool = True) -> bool:
         """Whether ``text`` holds every word looked for (``every=False``: any of them)."""
-        if (plain := aligned(text)).isascii():
-            starts = (start.search(plain) for start in self._starts.values())
-            if not (all(starts) if every else any(starts)):
-                return False
+        return self.holding([text], every=every)[0]
+
+    def holding(self, texts: Sequence[str], *, every: bool = True) -> list[bool]:
+        """``holds`` of each of ``texts``, read together: each word's first letters are looked
+        for once in all the texts, not once in each (a search scores hundreds of candidates'
+        short columns), and only the texts where they are found are read word by word."""
+        if not self.words:
+            return [False] * len(texts)
+        plain = [aligned(text) for text in texts]
+        folded = [i for i, text in enumerate(plain) if text.isascii()]
+        maybe = set(range(len(texts))).difference(folded)  # read word by word, as they are
+        if folded:
+            # Joined by a line break, which no word start spans; each found start's text is
+            # the first whose end lies past it.
+            joined = "\n".join(plain[i] for i in folded).lower()
+            ends = list(accumulate(len(plain[i]) + 1 for i in folded))
+            starts = [
+                {folded[bisect_right(ends, at.start())] for at in start.finditer(joined)}
+                for start in self._starts
+            ]
+            maybe.update(set.intersection(*starts) if every else set.union(*starts))
+        return [i in maybe and self._read_holds(text, every) for i, text in enumerate(texts)]
+
+    def _read_holds(self, text: str, every: bool) -> bool:
+        """``holds``, read word by word."""
         wanted = set(self.words)
         found: set[str] = set()
         for token in _TOKEN.findall(text):
@@ -104,16 +135,16 @@ class Marker:
         return False
 
     def title(self, text: str) -> str:
-        return self._mark(text, 0, len(text))
+        return self._mark(text, 0, len(text), _lowered(text))
 
     def passage(self, text: str) -> str:
         """About thirty words around the first word found (the start if none is).
 
         The text is read up to that word only, keeping the few words before it.
         """
-        plain = aligned(text)
-        searched = plain.isascii() and bool(self.words)
-        first = self._first_found(plain) if searched else None
+        lowered = _lowered(text)
+        searched = lowered is not None and self._any_start is not None
+        first = self._first_found(lowered) if lowered is not None else None
         if first is not None:  # found without reading every word before it
             before = [*_TOKEN.finditer(text, max(0, first.start() - _LOOKBACK), first.start())]
             if len(before) <= BEFORE and first.start() > _LOOKBACK:  # very long words
@@ -139,12 +170,14 @@ class Marker:
         start, end = shown[0].start(), shown[-1].end()
         prefix = "… " if _TOKEN.search(text, 0, start) else ""
         suffix = " …" if _TOKEN.search(text, end) else ""
-        return prefix + self._mark(text, start, end) + suffix
+        return prefix + self._mark(text, start, end, lowered) + suffix
 
     def _first_found(self, text: str) -> re.Match[str] | None:
-        """The first word found in an ASCII ``text`` (a text ``aligned``: its place is the same
-        in the text it was folded from), looked for where a word starts with the first letters
-        of one looked for (``_any_start``): any word found does."""
+        """The first word found in a ``_lowered`` text (its places are those of the text it
+        comes from), looked for where a word starts with the first letters of one looked for
+        (``_any_start``): any word found does."""
+        if self._any_start is None:
+            return None
         at = 0
         while (start := self._any_start.search(text, at)) is not None:
             token = _TOKEN.match(text, start.start())
@@ -155,11 +188,20 @@ class Marker:
             at = token.end()
         return None
 
-    def _mark(self, text: str, start: int, end: int) -> str:
+    def _mark(self, text: str, start: int, end: int, lowered: str | None) -> str:
+        """``text`` from ``start`` to ``end`` (a word's end), escaped, the words found marked.
+        With ``text`` ``_lowered``, only its words that start as one looked for are read."""
         out: list[str] = []
         at = start
-        for token in _TOKEN.finditer(text, start, end):
-            if self.found(token.group()):
+        if lowered is None:
+            tokens: Iterator[re.Match[str] | None] = _TOKEN.finditer(text, start, end)
+        elif self._any_start is None:
+            tokens = iter(())
+        else:
+            starts = self._any_start.finditer(lowered, start, end)
+            tokens = (_TOKEN.match(text, head.start()) for head in starts)
+        for token in tokens:
+            if token is not None and self.found(token.group()):
                 out.append(html.escape(text[at : token.start()], quote=False))
                 out.append("<mark>" + html.escape(token.group(), quote=False) + "</mark>")
                 at = token.end()
