@@ -107,14 +107,14 @@ class Marker:
         short columns), and only the texts where they are found are read word by word."""
         if not self.words:
             return [False] * len(texts)
-        plain = [aligned(text) for text in texts]
-        in_ascii = [i for i, text in enumerate(plain) if text.isascii()]
+        lowered = [_lowered(text) for text in texts]
+        in_ascii = [i for i, text in enumerate(lowered) if text is not None]
         maybe = set(range(len(texts))).difference(in_ascii)  # read word by word, as they are
         if in_ascii:
             # Joined by a line break, which no word start spans; each found start's text is
             # the first whose end lies past it.
-            joined = "\n".join(plain[i] for i in in_ascii).lower()
-            ends = list(accumulate(len(plain[i]) + 1 for i in in_ascii))
+            joined = "\n".join(lowered[i] or "" for i in in_ascii)
+            ends = list(accumulate(len(texts[i]) + 1 for i in in_ascii))
             starts = [
                 {in_ascii[bisect_right(ends, at.start())] for at in start.finditer(joined)}
                 for start in self._starts
