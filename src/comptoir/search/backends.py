@@ -400,29 +400,36 @@ class PostgresBackend(_Engine):
         of its window that match, where sorting the whole match by id would read every
         matching row, hundreds of thousands for a common word.
         """
-        query = words_query = self.tsquery(words, scope.staff_text)
+        query = self.tsquery(words, scope.staff_text)
         if not query:
             return []
         table, key = index.table, index.key
         where, params = ("", ()) if scope.tokens else (scope.where, scope.params)
-        if scope.tokens:
-            query = f"({query}) & ({self.scope_query(scope.tokens)})"
+        # The scope's tokens and the age window are each a condition of their own, not a part
+        # of the words' query. Within one query, GIN reads every item of the least frequent
+        # lexemes (a rare form of a word, a staff note's) over the whole index, and for each
+        # looks up every other lexeme's list: 10 ms where the window holds 5,000 tickets.
+        # Given apart, it steps the conditions past each other's items (1.5 ms).
+        narrowed = [self.scope_query(scope.tokens)] if scope.tokens else []
         # ``+ 0``: sorted after the match, never by walking the primary key and testing each
         # row's vector (which a rare word turns into a walk through the whole table).
         # A large index's matches are scored by ``boosted`` from a few short columns of the
         # row: read here, with the row the match reads anyway (the scope's test, the id).
         boosts = _boost_columns(index)
-        matched = (
-            f"SELECT d.{key}{boosts} FROM {table} d WHERE d.vector @@ %s::tsquery"
-            f"{_where(where)} ORDER BY d.{key} + 0 DESC"
-        )
+
         with connection.cursor() as cursor:
 
             def run(window: str) -> list[int]:
-                bounded = f"({query}) & ({window})" if window else query
-                arguments = (bounded, *params, *([recent] if recent else []))
+                also = [*narrowed, window] if window else narrowed
+                matched = (
+                    f"SELECT d.{key}{boosts} FROM {table} d WHERE d.vector @@ %s::tsquery"
+                    + " AND d.vector @@ %s::tsquery" * len(also)
+                    + f"{_where(where)} ORDER BY d.{key} + 0 DESC"
+                    + (" LIMIT %s" if recent else "")
+                )
+                arguments = (query, *also, *params, *([recent] if recent else []))
                 if (matched, arguments) not in self._runs:
-                    cursor.execute(matched + (" LIMIT %s" if recent else ""), arguments)
+                    cursor.execute(matched, arguments)
                     rows = cursor.fetchall()
                     if boosts:
                         self._boosts.update((row[0], tuple(row[1:])) for row in rows)
@@ -430,15 +437,16 @@ class PostgresBackend(_Engine):
                 return self._runs[matched, arguments]
 
             def estimate() -> float:
-                """The share of rows that match, by the statistics of the words (the scope's
-                SQL left out: an expression the statistics do not know)."""
-                return estimated_share(query, lexeme_statistics(table))
+                """The share of rows that match, by the statistics of the words and the scope's
+                tokens (its SQL left out: an expression the statistics do not know)."""
+                both = " & ".join(f"({q})" for q in (query, *narrowed))
+                return estimated_share(both, lexeme_statistics(table))
 
             windows = self._windows(self._newest_id_of(index), index) if recent else []
             ids = self._newest(run, windows, recent, estimate) if recent else run("")
         if not ranked:
             return [(pk, 0.0) for pk in ids]
-        return self._ranked(index, words, words_query, ids, limit)
+        return self._ranked(index, words, query, ids, limit)
 
     def rank(
         self, index: Index, words: Words, scope: Scope, found: list[tuple[int, float]], limit: int
@@ -498,8 +506,8 @@ class PostgresBackend(_Engine):
         them by the planner's ``estimate`` of the share of rows that match; if it holds fewer,
         over the window the share it found says should, or, when it found only a handful
         (``SAMPLE``), over a window four times as wide (the next size of bucket); past the
-        last window, over every row. Each query reads each word's whole list in the index, so
-        few are run: the estimate (``estimated_share``: the planner's, from the statistics of
+        last window, over every row. A window too small costs a second query that reads its
+        rows again, so few are run: the estimate (``estimated_share``: the planner's, from the statistics of
         the words, within a factor of two at a million tickets, and no statement) spares the
         windows too small for a rare word's matches. Twice the rows wanted are asked for, for
         safety.
