@@ -416,7 +416,6 @@ class PostgresBackend(_Engine):
         # A large index's matches are scored by ``boosted`` from a few short columns of the
         # row: read here, with the row the match reads anyway (the scope's test, the id).
         boosts = _boost_columns(index)
-
         with connection.cursor() as cursor:
 
             def run(window: str) -> list[int]:
@@ -506,11 +505,11 @@ class PostgresBackend(_Engine):
         them by the planner's ``estimate`` of the share of rows that match; if it holds fewer,
         over the window the share it found says should, or, when it found only a handful
         (``SAMPLE``), over a window four times as wide (the next size of bucket); past the
-        last window, over every row. A window too small costs a second query that reads its
-        rows again, so few are run: the estimate (``estimated_share``: the planner's, from the statistics of
-        the words, within a factor of two at a million tickets, and no statement) spares the
-        windows too small for a rare word's matches. Twice the rows wanted are asked for, for
-        safety.
+        last window, over every row. A window too small costs a second query, which reads its
+        matches again, so few are run: the estimate (``estimated_share``: the planner's, from
+        the statistics of the words, within a factor of two at a million tickets, and no
+        statement) spares the windows too small for a rare word's matches. Twice the rows
+        wanted are asked for, for safety.
 
         A handful of matches among the newest tickets says little of the older ones: the
         newest may be about something else (an outage, a batch of imports). Taken at its word,
