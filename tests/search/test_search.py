@@ -732,10 +732,11 @@ def test_the_age_window_is_a_condition_of_the_index_apart_from_the_words(
     world, small_ages, monkeypatch
 ):
     """The window (and a scope's tokens) is asked as its own condition on the GIN index, not as
-    words of the match: the index then steps each condition past the other's items, and a rare form of a word
-    (a French stem, a staff note's word) spread over every age is read only within the window.
-    Folded into the words' query, at a million tickets, such a form made the index look up every
-    other word's list for each of its thousands of items: 10 ms where the window is 1.5 ms."""
+    words of the match: the index then steps each condition past the other's items, and a rare
+    form of a word (a French stem, a staff note's word) spread over every age is read only
+    within the window. Folded into the words' query, at a million tickets, such a form made the
+    index look up every other word's list for each of its thousands of items: 10 ms where the
+    window is 1.5 ms."""
     monkeypatch.setattr(selectors, "RANKED", 3)
     docking = [
         make_ticket(desk=world.desk, requester=world.requester, title=f"Docking station {n}")
