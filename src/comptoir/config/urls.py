@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from comptoir.config.api import api
 from comptoir.core.metrics.views import metrics
-from comptoir.core.views import healthz, home, readyz
+from comptoir.core.views import favicon, healthz, home, readyz
 from comptoir.portal import auth
 
 # An error met outside a view: a 503 when the database cannot be reached, the plain 500 otherwise.
@@ -17,7 +17,8 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    path("metrics", metrics, name="metrics"),  # Prometheus, for authorised scrapers only
+    path("metrics", metrics, name="metrics"),
+    path("favicon.ico", favicon, name="favicon"),  # Prometheus, for authorised scrapers only
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     # The web UI: one sign-in for everyone, then the agents' workspace or the requesters' portal.

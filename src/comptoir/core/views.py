@@ -1,4 +1,4 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, the home page and the site's icon."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import logging
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
@@ -50,3 +52,13 @@ def home(request: HttpRequest):
     from django.shortcuts import render
 
     return render(request, "core/home.html")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the admin, the API's
+    docs) and feed readers and bookmarks ask for anyway: the icon the pages name, rather than a
+    404 logged for every new visitor."""
+    response = HttpResponseRedirect(static("comptoir/favicon.svg"))
+    patch_cache_control(response, public=True, max_age=24 * 3600)
+    return response
