@@ -4,11 +4,14 @@ requester may take; internal notes never reach it, and another organisation's ti
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from comptoir.core.actor import Actor
+from comptoir.desks.models import Desk
 from comptoir.tickets import services
 from comptoir.tickets.models import Attachment, Ticket
 from tests.api.helpers import PERSONAS, db_state, person
@@ -111,6 +114,36 @@ def test_a_requester_opens_a_request_with_a_file(world, scene):
     assert list(ticket.attachments.values_list("filename", "public")) == [("jam.txt", True)]
     page = client.get(response["Location"]).content.decode()
     assert "<strong>third</strong>" in page and "jam.txt" in page
+
+
+def test_the_new_request_form_starts_on_the_desk_asked_last(world, scene):
+    """Among several desks, the form starts on the one the requester asked last time, not on
+    the first by name; a desk given in the address still wins."""
+    from tests.factories import DeskFactory
+
+    DeskFactory(name="Accounts", slug="accounts", serves_all_sites=True)
+    client = browser(world, "requester")
+
+    def chosen(query: str = "") -> str:
+        """The option a browser shows: the one marked selected, else the first."""
+        html = client.get("/portal/new/" + query).content.decode()
+        start = html.index('name="desk"')
+        options = re.findall(
+            r'<option value="([^"]*)"([^>]*)>', html[start : html.index("</select>", start)]
+        )
+        marked = [value for value, attributes in options if "selected" in attributes]
+        assert len(marked) <= 1, marked
+        return marked[0] if marked else options[0][0]
+
+    assert chosen() == "it"  # their requests are on the IT desk (the scene's)
+    assert chosen("?desk=accounts") == "accounts"
+    services.create_ticket(
+        actor=Actor.for_user(world.requester),
+        desk=Desk.objects.get(slug="accounts"),
+        kind="incident",
+        title="Invoice missing",
+    )
+    assert chosen() == "accounts"
 
 
 def test_a_refused_request_keeps_what_was_typed_and_creates_nothing(world, scene, settings):

@@ -113,6 +113,12 @@ def new(request: HttpRequest) -> HttpResponse:
         for name, limit in (("desk", 60), ("title", MAX_TITLE))
         if request.method == "GET" and request.GET.get(name)
     }
+    if request.method == "GET" and "desk" not in initial and len(desks) > 1:
+        # Chosen at first: the desk they asked last time, rather than the first by name.
+        last = selectors.last_desk_of(actor.user.pk) if actor.user else None
+        slug = next((d.slug for d in desks if d.pk == last), None)
+        if slug:
+            initial["desk"] = slug
     form = NewTicketForm(
         request.POST or None,
         request.FILES or None,

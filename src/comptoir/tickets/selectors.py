@@ -92,6 +92,17 @@ def tickets_of_desk_for(actor: Actor, desk_id: int) -> QuerySet[Ticket]:
     return tickets_visible_to(actor).filter(desk_id=desk_id)
 
 
+def last_desk_of(user_id: int) -> int | None:
+    """The desk of the newest request this person opened, or None: where a new one most
+    likely goes. One row through the requester's index, whatever their history."""
+    return (
+        Ticket.objects.filter(requester_id=user_id)
+        .order_by("-created_at", "-id")
+        .values_list("desk_id", flat=True)
+        .first()
+    )
+
+
 def normalise_ref(ref: str) -> str:
     return (ref or "").strip().upper()
 
