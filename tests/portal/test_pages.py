@@ -15,7 +15,7 @@ from comptoir.desks.models import Desk
 from comptoir.tickets import services
 from comptoir.tickets.models import Attachment, Ticket
 from tests.api.helpers import PERSONAS, db_state, person
-from tests.factories import CategoryFactory
+from tests.factories import CategoryFactory, DeskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -119,8 +119,6 @@ def test_a_requester_opens_a_request_with_a_file(world, scene):
 def test_the_new_request_form_starts_on_the_desk_asked_last(world, scene):
     """Among several desks, the form starts on the one the requester asked last time, not on
     the first by name; a desk given in the address still wins."""
-    from tests.factories import DeskFactory
-
     DeskFactory(name="Accounts", slug="accounts", serves_all_sites=True)
     client = browser(world, "requester")
 

@@ -17,8 +17,8 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    path("metrics", metrics, name="metrics"),
-    path("favicon.ico", favicon, name="favicon"),  # Prometheus, for authorised scrapers only
+    path("metrics", metrics, name="metrics"),  # Prometheus, for authorised scrapers only
+    path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     # The web UI: one sign-in for everyone, then the agents' workspace or the requesters' portal.
