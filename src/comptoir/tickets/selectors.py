@@ -94,7 +94,7 @@ def tickets_of_desk_for(actor: Actor, desk_id: int) -> QuerySet[Ticket]:
 
 def last_desk_of(user_id: int) -> int | None:
     """The desk of the newest request this person opened, or None: where a new one most
-    likely goes. One row through the requester's index, whatever their history."""
+    likely goes. Read through the requester's index, as their list of requests is."""
     return (
         Ticket.objects.filter(requester_id=user_id)
         .order_by("-created_at", "-id")
