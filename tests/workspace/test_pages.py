@@ -303,6 +303,19 @@ def test_each_row_of_the_list_says_its_ticket_in_the_readers_language(
     assert world.outsider.name in rows[scene.foreign.ref]
 
 
+def test_a_title_or_a_name_with_markup_is_printed_as_text_in_the_list(world, scene):
+    hostile = '<img src=x onerror="alert(1)">'
+    Ticket.objects.filter(pk=scene.ticket.pk).update(title=f"Printer {hostile} & co")
+    world.colleague.display_name = f"Eve {hostile}"
+    world.colleague.save(update_fields=["display_name"])
+    Ticket.objects.filter(pk=scene.ticket.pk).update(requester=world.colleague)
+    html = browser(world, "agent").get("/desk/", {"queue": "open"}).content.decode()
+    row = _row(html, scene.ticket.ref)
+    assert "<img" not in row and 'onerror="' not in row
+    assert "Printer &lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; co" in row
+    assert "Eve &lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in row
+
+
 def _row(html: str, ref: str) -> str:
     start = html.index(f'value="{ref}"')
     return html[start : html.index("</tr>", start)]

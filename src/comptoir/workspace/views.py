@@ -58,7 +58,7 @@ from comptoir.workspace.forms import (
     end_of_today,
 )
 from comptoir.workspace.presence import live_context
-from comptoir.workspace.rows import list_rows
+from comptoir.workspace.rows import list_rows, rows_html
 from comptoir.workspace.selectors import relations_of, row_query, saved_filters_of
 
 PAGE_SIZE = 50
@@ -192,12 +192,14 @@ def queue(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("That page link no longer fits this list: back to its start."))
     params = request.GET.copy()
     params.pop("cursor", None)
+    shown = list_rows(rows)
     context = {
         # Only a list of more than one page offers "all matching": then it is counted.
         "matching_count": count_matching(matching.tickets) if next_cursor else 0,
         "matching_cap": ALL_MATCHING_CAP,
         "form": matching.form,
-        "tickets": list_rows(rows),
+        "tickets": shown,
+        "rows_html": rows_html(shown),
         "next_cursor": next_cursor,
         "queue": matching.queue,
         "queues": QUEUE_CHOICES,
