@@ -75,11 +75,14 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
 
 
 def instances(models_: Sequence[type[models.Model]], values: Sequence[Any]) -> list[Any]:
-    """One instance per model from a row that holds each one's ``columns`` in turn (a join)."""
+    """One instance per model from a row that holds each one's ``columns`` in turn (a join);
+    None for a model whose primary key is NULL there (a ``LEFT JOIN`` that found no row)."""
     found, start = [], 0
     for model in models_:
-        end = start + len(model._meta.concrete_fields)
-        found.append(instance(model, values[start:end]))
+        fields = model._meta.concrete_fields
+        end = start + len(fields)
+        part = values[start:end]
+        found.append(None if part[fields.index(model._meta.pk)] is None else instance(model, part))
         start = end
     return found
 
