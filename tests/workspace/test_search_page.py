@@ -153,6 +153,43 @@ def test_found_words_are_marked_and_hostile_titles_escaped(world):
     assert "<script>alert" not in html
 
 
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("en", ("Nobody", "Critical", "New")), ("fr", ("Personne", "Critique", "Nouveau"))],
+)
+def test_each_ticket_found_says_its_state_people_and_last_change(world, language, words):
+    world.requester.display_name = 'Eve <img src=x onerror="alert(1)">'
+    world.requester.save(update_fields=["display_name"])
+    found_by_body = make_ticket(
+        desk=world.desk,
+        requester=world.requester,
+        title="Screen <flickers> & hums",
+        description="the toner smells of burning",
+        impact="high",
+        urgency="high",
+    )
+    assigned = make_ticket(desk=world.desk, requester=world.requester, title="Toner empty")
+    services.assign_ticket(actor=Actor.for_user(world.agent), ticket=assigned, agent=world.agent)
+    world.agent.locale = language
+    world.agent.save(update_fields=["locale"])
+    html = html_of(browser(world.agent).get(SEARCH, {"q": "toner"}))
+    hits = {
+        ref: re.search(rf'<li class="hit" data-hit="{ref}">.*?</li>', html, re.S).group(0)
+        for ref in (found_by_body.ref, assigned.ref)
+    }
+    nobody, critical, new = words
+    first = hits[found_by_body.ref]
+    assert "Screen &lt;flickers&gt; &amp; hums" in first and "<flickers>" not in first
+    assert "Eve &lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in first and "<img" not in first
+    assert f'href="/desk/t/{found_by_body.ref}/"' in first
+    assert f"{critical}</span>" in first and f">{new}</span>" in first and nobody in first
+    assert "IT · " in first and '<time datetime="' in first
+    assert "<mark>toner</mark>" in first
+    second = hits[assigned.ref]
+    assert world.agent.name in second and nobody not in second
+    assert "<mark>Toner</mark> empty" in second
+
+
 def test_a_reference_typed_alone_opens_the_ticket(world, scene):
     client = browser(world.agent)
     response = client.get(SEARCH, {"q": f"  {scene.ticket.ref.lower()} "})

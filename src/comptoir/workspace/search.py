@@ -35,6 +35,7 @@ from comptoir.search.query import read
 from comptoir.search.selectors import KINDS, ArticleHit, Results, index_is_empty, search
 from comptoir.tickets.selectors import get_ticket_for
 from comptoir.workspace.forms import KIND_CHOICES, MAX_SEARCH_PAGES, SearchFilters
+from comptoir.workspace.rows import hits_html
 from comptoir.workspace.views import _my_desks, agent_required, list_query
 
 #: Results of one kind on its tab's page.
@@ -179,6 +180,7 @@ def _results_context(
         "sections": sections,
         "shown": shown,
         "tickets": found.tickets,
+        "ticket_hits": hits_html(found.tickets),
         "articles": [(hit, article_url(actor, hit)) for hit in found.articles],
         "people": found.people,
         "first_number": (number - 1) * PAGE_SIZE + 1,
