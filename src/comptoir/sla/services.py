@@ -11,6 +11,7 @@ only the clocks whose next warning or breach moment has come, through the partia
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -226,7 +227,9 @@ def _clock_facts(clock: SlaClock) -> dict[str, Any]:
 
 def refresh_clocks(ticket_id: int, *, now: datetime | None = None) -> RefreshResult:
     """Recompute a ticket's clocks from its timeline and store what changed."""
-    desk_id = Ticket.objects.filter(pk=ticket_id).values_list("desk_id", flat=True).first()
+    desk_id = (
+        Ticket.objects.filter(pk=ticket_id).order_by().values_list("desk_id", flat=True).first()
+    )
     if desk_id is None:
         return RefreshResult()
     policies = _desk_policies(desk_id)
@@ -305,7 +308,8 @@ def _refresh(ticket_id: int, policies: list[SlaPolicy], now: datetime) -> Refres
     for slot, clock in existing.items():
         if slot not in seen and clock.state != ClockState.STOPPED:
             _stop_unwanted(actor, ticket, clock, steps, now, result)
-    _summarise(ticket.pk)
+    clocks = [*existing.values(), *(c for c in result.clocks if c.slot not in existing)]
+    _summarise(ticket.pk, clocks, stored=(ticket.sla_due_at, ticket.sla_breached))
     return result
 
 
@@ -380,13 +384,27 @@ def _timeline(
     result.events.append(kind)
 
 
-def _summarise(ticket_id: int) -> None:
-    rows = SlaClock.objects.filter(ticket_id=ticket_id).values_list(
-        "scope", "state", "due_at", "breached_at"
+def _summarise(
+    ticket_id: int,
+    clocks: Iterable[SlaClock] | None = None,
+    *,
+    stored: tuple[datetime | None, bool] | None = None,
+) -> None:
+    """Store the ticket's SLA summary (``set_sla_summary``) from its clocks: ``clocks``, every
+    one the ticket has as a recompute left them, or else read here. ``stored``: the summary
+    the ticket's row holds, read under its lock; the same summary is not written again."""
+    rows = (
+        [(c.scope, c.state, c.due_at, c.breached_at) for c in clocks]
+        if clocks is not None
+        else SlaClock.objects.filter(ticket_id=ticket_id).values_list(
+            "scope", "state", "due_at", "breached_at"
+        )
     )
     due = [d for scope, state, d, _ in rows if scope == Scope.SLA and state == "running" and d]
     breached = any(b is not None for scope, _, _, b in rows if scope == Scope.SLA)
-    ticket_services.set_sla_summary(ticket_id, due_at=min(due) if due else None, breached=breached)
+    summary = (min(due) if due else None, breached)
+    if summary != stored:
+        ticket_services.set_sla_summary(ticket_id, due_at=summary[0], breached=summary[1])
 
 
 # --- thresholds, exactly once ---------------------------------------------------------------------
