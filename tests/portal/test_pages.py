@@ -85,6 +85,66 @@ def test_my_requests_and_my_organisations(world, scene):
     assert scene.ticket.ref not in outsider.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ("New", "Status", "Last change")),
+        ("fr", ("Nouveau", "Statut", "Dernière modification")),
+    ],
+)
+def test_each_request_listed_says_its_state_in_the_readers_language_and_stays_text(
+    world, scene, language, words
+):
+    hostile = '<img src=x onerror="alert(1)">'
+    Ticket.objects.filter(pk=scene.ticket.pk).update(title=f"Printer {hostile} & co")
+    world.requester.display_name = f"Eve {hostile}"
+    world.requester.locale = language
+    world.requester.save(update_fields=["display_name", "locale"])
+    world.colleague.locale = language
+    world.colleague.save(update_fields=["locale"])
+    new, status, changed = words
+    mine = browser(world, "requester").get("/portal/").content.decode()
+    row = re.search(
+        rf'<tr>\s*<td class="ref"><a href="/portal/t/{scene.ticket.ref}/">.*?</tr>', mine, re.S
+    )
+    assert row is not None
+    row_html = row.group(0)
+    assert "Printer &lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; co" in row_html
+    assert "<img" not in row_html and "Eve" not in row_html  # one's own list names no one
+    assert f'data-label="{status}"' in row_html and f'data-label="{changed}"' in row_html
+    assert f">{new}</span>" in row_html
+    shared = browser(world, "colleague").get("/portal/", {"scope": "organisation"})
+    row = re.search(
+        rf'<a href="/portal/t/{scene.ticket.ref}/">Printer.*?</tr>', shared.content.decode(), re.S
+    )
+    assert row is not None
+    assert "— Eve &lt;img src=x onerror=&quot;alert(1)&quot;&gt;</span>" in row.group(0)
+    assert "<img" not in row.group(0)
+
+
+def test_the_list_of_requests_reads_the_same_few_statements_for_one_or_twenty(world, scene):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import make_ticket
+
+    client = browser(world, "colleague")
+    client.get("/portal/", {"scope": "organisation"})  # the session and the per-process caches
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/portal/", {"scope": "organisation"})
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    few = statements()
+    for n in range(18):
+        make_ticket(desk=world.desk, requester=world.requester, title=f"Badge {n}")
+    html = client.get("/portal/", {"scope": "organisation"}).content.decode()
+    assert html.count('<td class="ref">') == 20
+    assert statements() == few <= 4  # session, user, organisation, the page with its requesters
+
+
 def test_a_requester_opens_a_request_with_a_file(world, scene):
     CategoryFactory(desk=world.desk, name="Printers", slug="printers")
     client = browser(world, "requester")

@@ -30,6 +30,7 @@ from comptoir.desks.selectors import (
 from comptoir.kb import services as kb_services
 from comptoir.portal.forms import ActionForm, NewTicketForm, RatingForm, ReplyForm
 from comptoir.portal.kb_views import reader_key
+from comptoir.portal.rows import request_rows_html
 from comptoir.portal.shared import (
     actions_for,
     actor_for,
@@ -85,7 +86,8 @@ def tickets(request: HttpRequest) -> HttpResponse:
         found = selectors.filter_tickets(actor, requester_id=user.pk)
     try:
         rows, next_cursor = page(
-            selectors.with_list_relations(found),
+            # What a row shows: its requester; not the description, nor the other relations.
+            found.select_related("requester").defer("description", "description_html"),
             sort="-created",
             key=SortKey("created_at", True, True),
             cursor=request.GET.get("cursor") or None,
@@ -97,7 +99,13 @@ def tickets(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/tickets.html",
-        {"tickets": rows, "next_cursor": next_cursor, "scope": scope, "shared": shared},
+        {
+            "tickets": rows,
+            "rows_html": request_rows_html(rows, with_requester=scope == "organisation"),
+            "next_cursor": next_cursor,
+            "scope": scope,
+            "shared": shared,
+        },
     )
 
 
