@@ -122,7 +122,7 @@ def test_each_request_listed_says_its_state_in_the_readers_language_and_stays_te
     assert "<img" not in row.group(0)
 
 
-def test_the_list_of_requests_reads_the_same_few_statements_for_one_or_twenty(world, scene):
+def test_the_list_of_requests_reads_the_same_few_statements_for_two_or_twenty(world, scene):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
