@@ -7,7 +7,7 @@ reverses one URL and translates each label and status once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html import escape
 from urllib.parse import quote
 
@@ -22,6 +22,33 @@ from comptoir.tickets.models import Ticket
 
 #: Stands for the reference in the one reversed URL (references are letters, digits and "-").
 _MARK = "REF0"
+
+
+def ticket_link(view: str) -> Callable[[str], str]:
+    """The link to a ticket's page of ``view`` (``portal:ticket``, ``workspace:ticket``) for a
+    reference, from one URL reversed once per page."""
+    pattern = reverse(view, kwargs={"ref": _MARK})
+    return lambda ref: pattern.replace(_MARK, quote(ref))
+
+
+class Words:
+    """A page's statuses and priorities in words, each translated once (not escaped)."""
+
+    def __init__(self) -> None:
+        self._statuses: dict[tuple[str, str], str] = {}
+        self._priorities: dict[int, str] = {}
+
+    def status(self, ticket: Ticket) -> str:
+        key = (ticket.kind, ticket.status)
+        if key not in self._statuses:
+            self._statuses[key] = status_label(ticket)
+        return self._statuses[key]
+
+    def priority(self, ticket: Ticket) -> str:
+        if ticket.priority not in self._priorities:
+            self._priorities[ticket.priority] = str(ticket.get_priority_display())
+        return self._priorities[ticket.priority]
+
 
 #: One request; every value put in it is escaped first (``request_rows_html``).
 _ROW = (
@@ -38,18 +65,15 @@ _ROW = (
 def request_rows_html(tickets: Iterable[Ticket], *, with_requester: bool) -> SafeString:
     """The ``<tr>`` of each request, read with its requester; ``with_requester`` names who
     asked (the organisation's list). A title or a name never becomes markup."""
-    href = reverse("portal:ticket", kwargs={"ref": _MARK})
+    link = ticket_link("portal:ticket")
     labels = {
         "l_status": escape(gettext("Status")),
         "l_opened": escape(gettext("Opened")),
         "l_changed": escape(gettext("Last change")),
     }
-    statuses: dict[tuple[str, str], str] = {}
+    words = Words()
     printed = []
     for ticket in tickets:
-        status = statuses.get((ticket.kind, ticket.status))
-        if status is None:
-            status = statuses[ticket.kind, ticket.status] = escape(status_label(ticket))
         requester = (
             f' <span class="muted">— {escape(ticket.requester.name)}</span>'
             if with_requester
@@ -57,12 +81,12 @@ def request_rows_html(tickets: Iterable[Ticket], *, with_requester: bool) -> Saf
         )
         printed.append(
             _ROW.format(
-                href=escape(href.replace(_MARK, quote(ticket.ref))),
+                href=escape(link(ticket.ref)),
                 ref=escape(ticket.ref),
                 title=escape(ticket.title),
                 requester=requester,
                 category=escape(ticket.status_category),
-                status=status,
+                status=escape(words.status(ticket)),
                 opened=escape(
                     date_format(timezone.localtime(ticket.created_at), "SHORT_DATE_FORMAT")
                 ),

@@ -86,8 +86,7 @@ def tickets(request: HttpRequest) -> HttpResponse:
         found = selectors.filter_tickets(actor, requester_id=user.pk)
     try:
         rows, next_cursor = page(
-            # What a row shows: its requester; not the description, nor the other relations.
-            found.select_related("requester").defer("description", "description_html"),
+            selectors.with_requester(found),
             sort="-created",
             key=SortKey("created_at", True, True),
             cursor=request.GET.get("cursor") or None,

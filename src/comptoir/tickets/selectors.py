@@ -144,6 +144,7 @@ _PAGE_JOINED: tuple[tuple[str, type[Model]], ...] = (
 )
 
 
+@cache
 def _page_relation(name: str) -> ForeignKey:
     return cast(ForeignKey, Ticket._meta.get_field(name))
 
@@ -195,6 +196,12 @@ _PREFETCHED: tuple[str | Prefetch, ...] = (
 )
 #: The names of ``_PREFETCHED``: what a list row shows besides the requester and assignee.
 LIST_RELATIONS = tuple(p.prefetch_to if isinstance(p, Prefetch) else p for p in _PREFETCHED)
+
+
+def with_requester(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """What a person's list of requests shows of each ticket: its requester; neither its
+    description nor its other relations."""
+    return tickets.select_related("requester").defer("description", "description_html")
 
 
 def with_list_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:

@@ -13,20 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
-from urllib.parse import quote
 
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from comptoir.core.templatetags.comptoir_ui import sla_state, status_label
+from comptoir.core.templatetags.comptoir_ui import sla_state
+from comptoir.portal.rows import Words, ticket_link
 from comptoir.search.selectors import TicketHit
 from comptoir.tickets.models import Ticket
-
-#: Stands for the reference in the one reversed URL (references are letters, digits and "-").
-_MARK = "REF0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,24 +36,17 @@ class Row:
 
 def list_rows(tickets: Iterable[Ticket]) -> list[Row]:
     """The rows of ``tickets`` (read through ``selectors.row_query``), in their order."""
-    href = reverse("workspace:ticket", kwargs={"ref": _MARK})
+    link = ticket_link("workspace:ticket")
     now = timezone.now()
-    statuses: dict[tuple[str, str], str] = {}
-    priorities: dict[int, str] = {}
+    words = Words()
     rows = []
     for ticket in tickets:
-        status = statuses.get((ticket.kind, ticket.status))
-        if status is None:
-            status = statuses[ticket.kind, ticket.status] = status_label(ticket)
-        priority = priorities.get(ticket.priority)
-        if priority is None:
-            priority = priorities[ticket.priority] = str(ticket.get_priority_display())
         rows.append(
             Row(
                 ticket=ticket,
-                href=href.replace(_MARK, quote(ticket.ref)),
-                status=status,
-                priority=priority,
+                href=link(ticket.ref),
+                status=words.status(ticket),
+                priority=words.priority(ticket),
                 sla=sla_state(ticket, now),
             )
         )
@@ -142,31 +131,24 @@ def hits_html(hits: Iterable[TicketHit]) -> SafeString:
     """The ``<li>`` of each ticket a search found (``search.selectors.TicketHit``), printed
     here for the reason ``rows_html`` is: through the template engine, each cost two URL
     reversals, two date formats and a dozen lookups."""
-    href = reverse("workspace:ticket", kwargs={"ref": _MARK})
+    link = ticket_link("workspace:ticket")
     exact = '<span class="badge">{}</span>'.format(escape(gettext("Exact match")))
     nobody = escape(gettext("Nobody"))
-    statuses: dict[tuple[str, str], str] = {}
-    priorities: dict[int, str] = {}
+    words = Words()
     printed = []
     for hit in hits:
         ticket = hit.ticket
-        status = statuses.get((ticket.kind, ticket.status))
-        if status is None:
-            status = statuses[ticket.kind, ticket.status] = escape(status_label(ticket))
-        priority = priorities.get(ticket.priority)
-        if priority is None:
-            priority = priorities[ticket.priority] = escape(str(ticket.get_priority_display()))
         updated = timezone.localtime(ticket.updated_at)
         printed.append(
             _HIT.format(
                 ref=escape(ticket.ref),
-                href=escape(href.replace(_MARK, quote(ticket.ref))),
+                href=escape(link(ticket.ref)),
                 title=hit.title or escape(ticket.title),
                 exact=exact if hit.exact else "",
                 category=escape(ticket.status_category),
-                status=status,
+                status=escape(words.status(ticket)),
                 priority_value=ticket.priority,
-                priority=priority,
+                priority=escape(words.priority(ticket)),
                 desk=escape(ticket.desk.name),
                 requester=escape(ticket.requester.name),
                 assignee=escape(ticket.assignee.name) if ticket.assignee else nobody,
